@@ -1,0 +1,3 @@
+module github.com/rdbferry/rdbferry
+
+go 1.22

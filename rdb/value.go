@@ -1,0 +1,542 @@
+package rdb
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+)
+
+// Value is a decoded value: String, List, Set, ZSet, Hash, *Stream, *Module
+// or *Cron. Byte slices in a value may share memory with the Raw bytes it was
+// decoded from.
+type Value interface {
+	// Kind returns the value's data type.
+	Kind() Kind
+}
+
+// String is a string value.
+type String []byte
+
+// List is a list value, head first.
+type List [][]byte
+
+// Set is a set value, in the order the file stores its members.
+type Set [][]byte
+
+// ZSet is a sorted set, in the order the file stores its members (score
+// order for every encoding Redis writes, but not guaranteed for hashtable-
+// based ones).
+type ZSet []ZMember
+
+// ZMember is one member of a sorted set.
+type ZMember struct {
+	Member []byte
+	Score  float64
+}
+
+// Hash is a hash value, in the order the file stores its fields.
+type Hash []HashField
+
+// HashField is one field of a hash. ExpireAt is the field's expiration in
+// unix milliseconds (hash field TTLs of Redis 7.4+ and Valkey 9), or 0.
+type HashField struct {
+	Field    []byte
+	Value    []byte
+	ExpireAt int64
+}
+
+// Module is a module value, kept opaque: its module id and the serialized
+// body that follows the id.
+type Module struct {
+	ID  uint64
+	Raw []byte
+}
+
+// Name returns the module's 9-character type name and encoding version.
+func (m *Module) Name() (string, int) { return ModuleName(m.ID) }
+
+// Cron is a KeyDB KEYDB.CRON job.
+type Cron struct {
+	Script     []byte
+	StartMs    int64 // first run, unix ms
+	IntervalMs int64
+	Keys       [][]byte
+	Args       [][]byte
+}
+
+// Kind implements Value.
+func (String) Kind() Kind { return KindString }
+
+// Kind implements Value.
+func (List) Kind() Kind { return KindList }
+
+// Kind implements Value.
+func (Set) Kind() Kind { return KindSet }
+
+// Kind implements Value.
+func (ZSet) Kind() Kind { return KindZSet }
+
+// Kind implements Value.
+func (Hash) Kind() Kind { return KindHash }
+
+// Kind implements Value.
+func (*Module) Kind() Kind { return KindModule }
+
+// Kind implements Value.
+func (*Cron) Kind() Kind { return KindCron }
+
+// Value decodes the key's value. The result shares memory with k.Raw, so it
+// is valid as long as k.Raw is (until the next Next, unless k was cloned).
+func (k *Key) Value() (Value, error) {
+	v, err := DecodeValue(k.Type, k.Raw, k.Version)
+	if err != nil {
+		var fe *FormatError
+		if errors.As(err, &fe) {
+			fe.Offset += k.valueOffset()
+			fe.Key = append([]byte(nil), k.Key...)
+			return nil, fe
+		}
+		return nil, &FormatError{Offset: k.Offset(), Key: append([]byte(nil), k.Key...), Err: err}
+	}
+	return v, nil
+}
+
+// valueOffset returns the input offset of Raw's first byte, as far as it is
+// known (the record's offset, when Raw has been detached from the input).
+func (k *Key) valueOffset() int64 { return k.rawOffset }
+
+// DecodeValue decodes a serialized value of type t, as found in an RDB file
+// of the given version or in a DUMP payload. Errors are *FormatError with
+// offsets relative to the start of raw.
+func DecodeValue(t Type, raw []byte, version int) (Value, error) {
+	d := newBytesReader(raw, version)
+	v, err := d.decodeValue(t)
+	if err == nil && d.r != len(raw) {
+		err = corruptf("%d trailing bytes after the value", len(raw)-d.r)
+	}
+	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = fmt.Errorf("value truncated at byte %d of %d: %w", d.r, len(raw), err)
+		}
+		return nil, &FormatError{Offset: int64(d.r), Err: fmt.Errorf("%v value: %w", t, err)}
+	}
+	return v, nil
+}
+
+// newBytesReader returns a Reader whose input is exactly b: the primitives
+// (lengths, strings, LZF) are shared between streaming and decoding.
+func newBytesReader(b []byte, version int) *Reader {
+	return &Reader{buf: b, w: len(b), eof: true, version: version, header: true}
+}
+
+// remaining bounds preallocation by what the input can back.
+func (r *Reader) remaining() int { return r.w - r.r }
+
+func capHint(n, limit int) int {
+	if n > limit {
+		return limit
+	}
+	return n
+}
+
+// str reads one string for a decoded value; encoded strings get their own
+// memory, plain ones alias the input.
+func (r *Reader) str() ([]byte, error) {
+	s, _, err := r.readString(nil)
+	return s, err
+}
+
+func (r *Reader) strs(n int) ([][]byte, error) {
+	out := make([][]byte, 0, capHint(n, r.remaining()))
+	for i := 0; i < n; i++ {
+		s, err := r.str()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (r *Reader) decodeValue(t Type) (Value, error) {
+	switch t {
+	case TypeString:
+		s, err := r.str()
+		return String(s), err
+	case TypeList, TypeSet:
+		n, err := r.readCount()
+		if err != nil {
+			return nil, err
+		}
+		items, err := r.strs(n)
+		if t == TypeList {
+			return List(items), err
+		}
+		return Set(items), err
+	case TypeZSet, TypeZSet2:
+		return r.decodeZSet(t)
+	case TypeHash:
+		n, err := r.readCount()
+		if err != nil {
+			return nil, err
+		}
+		h := make(Hash, 0, capHint(n, r.remaining()/2))
+		for i := 0; i < n; i++ {
+			f, err := r.str()
+			if err != nil {
+				return nil, err
+			}
+			v, err := r.str()
+			if err != nil {
+				return nil, err
+			}
+			h = append(h, HashField{Field: f, Value: v})
+		}
+		return h, nil
+	case TypeListZiplist, TypeListQuicklist, TypeListQuicklist2:
+		return r.decodeList(t)
+	case TypeSetIntset, TypeSetListpack:
+		return r.decodePackedSet(t)
+	case TypeZSetZiplist, TypeZSetListpack:
+		blob, err := r.str()
+		if err != nil {
+			return nil, err
+		}
+		return zsetFromPacked(blob, t == TypeZSetListpack)
+	case TypeHashZipmap, TypeHashZiplist, TypeHashListpack, TypeHashListpackEx, TypeHashListpackExPreGA:
+		return r.decodePackedHash(t)
+	case TypeHashMetadata, TypeHashMetadataPreGA, TypeValkeyHash2:
+		return r.decodeHashWithTTLs(t)
+	case TypeStreamListpacks, TypeStreamListpacks2, TypeStreamListpacks3:
+		return r.decodeStream(t)
+	case TypeModule2:
+		id, err := r.readLength()
+		if err != nil {
+			return nil, err
+		}
+		start := r.r
+		if err := r.skipModuleBody(); err != nil {
+			return nil, err
+		}
+		return &Module{ID: id, Raw: r.buf[start:r.r]}, nil
+	case TypeKeyDBCron:
+		return r.decodeCron()
+	}
+	if err := r.skipValue(t); err != nil {
+		return nil, err
+	}
+	return nil, unsupportedf("decoding %v values", t)
+}
+
+// --- lists ---
+
+func (r *Reader) decodeList(t Type) (Value, error) {
+	var l List
+	add := func(_ int, e packedEntry) error {
+		l = append(l, e.bytes())
+		return nil
+	}
+	if t == TypeListZiplist {
+		blob, err := r.str()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ziplistEach(blob, add); err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
+	nodes, err := r.readCount()
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < nodes; i++ {
+		container := uint64(quicklistNodePacked)
+		if t == TypeListQuicklist2 {
+			if container, err = r.readLength(); err != nil {
+				return nil, err
+			}
+		}
+		blob, err := r.str()
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case t == TypeListQuicklist:
+			_, err = ziplistEach(blob, add)
+		case container == quicklistNodePlain:
+			l = append(l, blob)
+		case container == quicklistNodePacked:
+			_, err = listpackEach(blob, add)
+		default:
+			err = corruptf("quicklist node %d: unknown container type %d", i, container)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("quicklist node %d: %w", i, err)
+		}
+	}
+	return l, nil
+}
+
+// bytes returns the entry as a string; integers are formatted in new memory.
+func (e packedEntry) bytes() []byte {
+	if e.IsInt {
+		return strconv.AppendInt(nil, e.Int, 10)
+	}
+	return e.Str
+}
+
+// --- sets ---
+
+func (r *Reader) decodePackedSet(t Type) (Value, error) {
+	blob, err := r.str()
+	if err != nil {
+		return nil, err
+	}
+	var s Set
+	if t == TypeSetIntset {
+		_, err = intsetEach(blob, func(_ int, v int64) error {
+			s = append(s, strconv.AppendInt(nil, v, 10))
+			return nil
+		})
+	} else {
+		_, err = listpackEach(blob, func(_ int, e packedEntry) error {
+			s = append(s, e.bytes())
+			return nil
+		})
+	}
+	return s, err
+}
+
+// --- sorted sets ---
+
+func (r *Reader) decodeZSet(t Type) (Value, error) {
+	n, err := r.readCount()
+	if err != nil {
+		return nil, err
+	}
+	z := make(ZSet, 0, capHint(n, r.remaining()/2))
+	for i := 0; i < n; i++ {
+		m, err := r.str()
+		if err != nil {
+			return nil, err
+		}
+		var score float64
+		if t == TypeZSet2 {
+			b, err := r.readN(8)
+			if err != nil {
+				return nil, err
+			}
+			score = math.Float64frombits(binary.LittleEndian.Uint64(b))
+		} else if score, err = r.readTextScore(); err != nil {
+			return nil, fmt.Errorf("member %d: %w", i, err)
+		}
+		z = append(z, ZMember{Member: m, Score: score})
+	}
+	return z, nil
+}
+
+// readTextScore reads a score of the original ZSET type.
+func (r *Reader) readTextScore() (float64, error) {
+	b, err := r.readByte()
+	if err != nil {
+		return 0, err
+	}
+	switch b {
+	case 253:
+		return math.NaN(), nil
+	case 254:
+		return math.Inf(1), nil
+	case 255:
+		return math.Inf(-1), nil
+	}
+	txt, err := r.readN(int(b))
+	if err != nil {
+		return 0, err
+	}
+	return parseScore(txt)
+}
+
+// parseScore parses a score stored as text (as strtod would).
+func parseScore(b []byte) (float64, error) {
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
+			return f, nil // ±Inf or 0, as strtod gives
+		}
+		return 0, corruptf("bad score %q", b)
+	}
+	return f, nil
+}
+
+func zsetFromPacked(blob []byte, listpack bool) (ZSet, error) {
+	var z ZSet
+	each := ziplistEach
+	if listpack {
+		each = listpackEach
+	}
+	n, err := each(blob, func(i int, e packedEntry) error {
+		if i%2 == 0 {
+			z = append(z, ZMember{Member: e.bytes()})
+			return nil
+		}
+		score := float64(e.Int)
+		if !e.IsInt {
+			var err error
+			if score, err = parseScore(e.Str); err != nil {
+				return fmt.Errorf("entry %d: %w", i, err)
+			}
+		}
+		z[len(z)-1].Score = score
+		return nil
+	})
+	if err == nil && n%2 != 0 {
+		err = corruptf("sorted set with an odd number of entries (%d)", n)
+	}
+	return z, err
+}
+
+// --- hashes ---
+
+func (r *Reader) decodePackedHash(t Type) (Value, error) {
+	var minExpire uint64
+	if t == TypeHashListpackEx {
+		var err error
+		if minExpire, err = r.readUint64LE(); err != nil {
+			return nil, err
+		}
+	}
+	_ = minExpire // a hint only; every field carries its own expiry
+	blob, err := r.str()
+	if err != nil {
+		return nil, err
+	}
+	var h Hash
+	switch t {
+	case TypeHashZipmap:
+		_, err = zipmapEach(blob, func(f, v []byte) error {
+			h = append(h, HashField{Field: f, Value: v})
+			return nil
+		})
+		return h, err
+	case TypeHashZiplist, TypeHashListpack:
+		each := listpackEach
+		if t == TypeHashZiplist {
+			each = ziplistEach
+		}
+		var n int
+		n, err = each(blob, func(i int, e packedEntry) error {
+			if i%2 == 0 {
+				h = append(h, HashField{Field: e.bytes()})
+			} else {
+				h[len(h)-1].Value = e.bytes()
+			}
+			return nil
+		})
+		if err == nil && n%2 != 0 {
+			err = corruptf("hash with an odd number of entries (%d)", n)
+		}
+		return h, err
+	}
+	// Listpack of (field, value, expire-ms) triples; 0 means no TTL.
+	var n int
+	n, err = listpackEach(blob, func(i int, e packedEntry) error {
+		switch i % 3 {
+		case 0:
+			h = append(h, HashField{Field: e.bytes()})
+		case 1:
+			h[len(h)-1].Value = e.bytes()
+		case 2:
+			if !e.IsInt || e.Int < 0 {
+				return corruptf("entry %d: bad field expiration %q", i, e.bytes())
+			}
+			h[len(h)-1].ExpireAt = e.Int
+		}
+		return nil
+	})
+	if err == nil && n%3 != 0 {
+		err = corruptf("hash with field TTLs: %d entries, not a multiple of 3", n)
+	}
+	return h, err
+}
+
+func (r *Reader) decodeHashWithTTLs(t Type) (Value, error) {
+	var minExpire uint64
+	if t == TypeHashMetadata {
+		var err error
+		if minExpire, err = r.readUint64LE(); err != nil {
+			return nil, err
+		}
+	}
+	n, err := r.readCount()
+	if err != nil {
+		return nil, err
+	}
+	h := make(Hash, 0, capHint(n, r.remaining()/3))
+	for i := 0; i < n; i++ {
+		var f HashField
+		var ttl uint64
+		if t != TypeValkeyHash2 {
+			if ttl, err = r.readLength(); err != nil {
+				return nil, err
+			}
+		}
+		if f.Field, err = r.str(); err != nil {
+			return nil, err
+		}
+		if f.Value, err = r.str(); err != nil {
+			return nil, err
+		}
+		switch t {
+		case TypeValkeyHash2:
+			v, err := r.readUint64LE()
+			if err != nil {
+				return nil, err
+			}
+			if e := int64(v); e != -1 {
+				if e < 0 {
+					return nil, corruptf("field %d: bad expiration %d", i, e)
+				}
+				f.ExpireAt = expireMs(e)
+			}
+		case TypeHashMetadata:
+			if ttl != 0 {
+				f.ExpireAt = int64(ttl + minExpire - 1)
+			}
+		default:
+			f.ExpireAt = int64(ttl)
+		}
+		h = append(h, f)
+	}
+	return h, nil
+}
+
+// --- KeyDB cron ---
+
+func (r *Reader) decodeCron() (Value, error) {
+	c := &Cron{}
+	var err error
+	if c.Script, err = r.str(); err != nil {
+		return nil, err
+	}
+	b, err := r.readN(16)
+	if err != nil {
+		return nil, err
+	}
+	c.StartMs = int64(binary.LittleEndian.Uint64(b))
+	c.IntervalMs = int64(binary.LittleEndian.Uint64(b[8:]))
+	for _, dst := range []*[][]byte{&c.Keys, &c.Args} {
+		n, err := r.readCount()
+		if err != nil {
+			return nil, err
+		}
+		if *dst, err = r.strs(n); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
