@@ -98,6 +98,7 @@ func (r *Reader) next() (Record, error) {
 	start := r.Offset()
 	k := &r.key
 	k.ExpireAt, k.Idle, k.Freq = 0, -1, -1
+	metaRel, metaLen := -1, 0
 	prefix := false
 	for {
 		opOff := r.Offset()
@@ -105,7 +106,7 @@ func (r *Reader) next() (Record, error) {
 		if err != nil {
 			return nil, fail(opOff, nil, err)
 		}
-		if prefix && !isKeyPrefix(op) && op >= opKeyMeta {
+		if prefix && !isKeyPrefix(op) && op >= opKeyMeta && (op != opKeyMeta || r.flavor == FlavorValkey) {
 			return nil, fail(opOff, nil, corruptf("opcode 0x%02x between a key's expire/idle/freq and its type byte", op))
 		}
 		switch op {
@@ -121,7 +122,9 @@ func (r *Reader) next() (Record, error) {
 			if err != nil {
 				return nil, fail(opOff, nil, err)
 			}
-			k.ExpireAt = expireMs(int64(int32(binary.LittleEndian.Uint32(b))) * 1000)
+			// Read as unsigned: Redis 2.x stored dates after 2038 wrapped
+			// (and would drop such keys as long expired on load).
+			k.ExpireAt = expireMs(int64(binary.LittleEndian.Uint32(b)) * 1000)
 			prefix = true
 		case opIdle:
 			v, err := r.readLength()
@@ -177,14 +180,32 @@ func (r *Reader) next() (Record, error) {
 		case opModuleAux:
 			return r.readModuleAux(opOff)
 		case opKeyMeta:
-			return nil, fail(opOff, nil, unsupportedf("opcode 0xf3 (key metadata / slot import) in RDB version %d", r.version))
+			if r.version >= ValkeyMinVersion {
+				return r.readSlotImport(opOff)
+			}
+			if metaRel >= 0 {
+				return nil, fail(opOff, nil, corruptf("second key metadata block before one key"))
+			}
+			metaRel = r.r - r.keep
+			if err := r.skipKeyMeta(); err != nil {
+				return nil, fail(opOff, nil, fmt.Errorf("key metadata: %w", err))
+			}
+			metaLen = r.r - r.keep - metaRel
+			prefix = true
 		case opEOF:
 			return nil, r.readEOF(opOff)
 		default:
 			if op >= opValkeyUpdate {
 				return nil, fail(opOff, nil, unsupportedf("opcode 0x%02x in RDB version %d", op, r.version))
 			}
-			return r.readKey(start, opOff, op)
+			if metaRel >= 0 && r.r-r.keep != metaRel+metaLen+1 {
+				return nil, fail(opOff, nil, corruptf("key metadata not directly before the type byte"))
+			}
+			rec, err := r.readKey(start, opOff, op)
+			if err == nil && metaRel >= 0 {
+				k.Meta = r.buf[r.keep+metaRel : r.keep+metaRel+metaLen]
+			}
+			return rec, err
 		}
 	}
 }
@@ -366,6 +387,54 @@ func (r *Reader) readModuleAux(opOff int64) (Record, error) {
 	return &r.moduleAux, nil
 }
 
+// skipKeyMeta walks Redis RDB 13 key metadata: a class count, then per
+// class a 4-byte class spec and a module-encoded value ending in EOF.
+func (r *Reader) skipKeyMeta() error {
+	n, err := r.readCount()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		if err := r.skip(4); err != nil {
+			return err
+		}
+		if err := r.skipModuleBody(); err != nil {
+			return fmt.Errorf("class %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// readSlotImport reads Valkey's slot import record: a job name and slot
+// ranges.
+func (r *Reader) readSlotImport(opOff int64) (Record, error) {
+	name, scratch, err := r.readString(r.strBuf)
+	r.strBuf = scratch
+	if err != nil {
+		return nil, fail(opOff, nil, fmt.Errorf("slot import job name: %w", err))
+	}
+	rec := &SlotImport{recordBase: recordBase{opOff}, JobName: string(name)}
+	n, err := r.readCount()
+	if err != nil {
+		return nil, fail(opOff, nil, fmt.Errorf("slot import: %w", err))
+	}
+	for i := 0; i < n; i++ {
+		var rng [2]int
+		for j := range rng {
+			v, err := r.readLength()
+			if err != nil {
+				return nil, fail(opOff, nil, fmt.Errorf("slot import: %w", err))
+			}
+			if v > 16383 {
+				return nil, fail(opOff, nil, corruptf("slot import: slot %d out of range", v))
+			}
+			rng[j] = int(v)
+		}
+		rec.Ranges = append(rec.Ranges, rng)
+	}
+	return rec, nil
+}
+
 func (r *Reader) readEOF(opOff int64) error {
 	r.updateCRC(r.r)
 	if r.version >= checksumMinVersion {
@@ -389,7 +458,7 @@ func (r *Reader) readKey(start, typeOff int64, typeByte byte) (Record, error) {
 	k.Version = r.version
 	k.MVCC, r.pendingMVCC = r.pendingMVCC, 0
 	k.MemberExpires = k.MemberExpires[:0]
-	k.Key, k.Raw = nil, nil
+	k.Key, k.Raw, k.Meta = nil, nil, nil
 
 	// Positions are kept relative to the start of the record (r.keep),
 	// which stays put while the buffer moves; slices are made at the end.

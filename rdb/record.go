@@ -1,7 +1,8 @@
 package rdb
 
 // Record is one record of an RDB file, as returned by Reader.Next: *Key,
-// *Aux, *SelectDB, *ResizeDB, *SlotInfo, *Function or *ModuleAux.
+// *Aux, *SelectDB, *ResizeDB, *SlotInfo, *SlotImport, *Function or
+// *ModuleAux.
 type Record interface {
 	// Offset returns the byte offset in the input where the record starts.
 	Offset() int64
@@ -72,6 +73,14 @@ type ModuleAux struct {
 // ModuleName returns the module's 9-character type name and encoding version.
 func (m *ModuleAux) ModuleName() (string, int) { return ModuleName(m.ModuleID) }
 
+// SlotImport is a slot import in progress on a Valkey 9 cluster node
+// (opcode 0xF3 in files with the VALKEY magic).
+type SlotImport struct {
+	recordBase
+	JobName string
+	Ranges  [][2]int // first and last slot of each range
+}
+
 // MemberExpire is the expiration of one member of a set, hash or sorted set,
 // set by KeyDB's EXPIREMEMBER family of commands.
 type MemberExpire struct {
@@ -94,7 +103,8 @@ type Key struct {
 	// Type is the value's type and encoding.
 	Type Type
 	// ExpireAt is the absolute expiration in unix milliseconds, or 0 when
-	// the key does not expire. Expirations stored in seconds are converted.
+	// the key does not expire. Expirations stored in seconds (RDB 1–2) are
+	// converted, and read as unsigned: Redis 2.x wrapped dates after 2038.
 	ExpireAt int64
 	// Idle is the LRU idle time in seconds, or -1 when the file has none.
 	Idle int64
@@ -108,6 +118,10 @@ type Key struct {
 	MemberExpires []MemberExpire
 	// MVCC is KeyDB's MVCC timestamp (aux "mvcc-tstamp"), or 0.
 	MVCC uint64
+	// Meta holds the key metadata of Redis RDB 13 (opcode 0xF3) as stored:
+	// the class count and each class's 4-byte spec and module-encoded value.
+	// It is nil when the key has none.
+	Meta []byte
 	// Version is the RDB version of the file the key was read from; it tells
 	// how Raw is encoded.
 	Version int
@@ -120,6 +134,9 @@ func (k *Key) Clone() *Key {
 	c := *k
 	c.Key = append([]byte(nil), k.Key...)
 	c.Raw = append([]byte(nil), k.Raw...)
+	if k.Meta != nil {
+		c.Meta = append([]byte(nil), k.Meta...)
+	}
 	if k.MemberExpires != nil {
 		c.MemberExpires = make([]MemberExpire, len(k.MemberExpires))
 		for i, m := range k.MemberExpires {

@@ -28,6 +28,29 @@ type Stream struct {
 	MaxDeletedID StreamID
 	EntriesAdded uint64
 	Groups       []StreamGroup
+	// IDMP holds the idempotent-producer state of type 26 (Redis 8.6), or nil.
+	IDMP *StreamIDMP
+}
+
+// StreamIDMP is a stream's idempotent-producer (XADD IDMP) state.
+type StreamIDMP struct {
+	Duration       uint64 // seconds an IID is remembered
+	MaxEntries     uint64
+	Producers      []StreamProducer
+	IIDsAdded      uint64
+	IIDsDuplicates uint64
+}
+
+// StreamProducer is one producer's remembered IIDs, oldest first.
+type StreamProducer struct {
+	PID     []byte
+	Entries []StreamIID
+}
+
+// StreamIID maps an idempotency id to the entry it added.
+type StreamIID struct {
+	IID []byte
+	ID  StreamID
 }
 
 // StreamEntry is one entry: its id and its fields and values, alternating.
@@ -138,7 +161,56 @@ func (r *Reader) decodeStream(t Type) (Value, error) {
 		}
 		s.Groups = append(s.Groups, grp)
 	}
+	if t >= TypeStreamListpacks4 {
+		if s.IDMP, err = r.decodeStreamIDMP(); err != nil {
+			return nil, fmt.Errorf("IDMP data: %w", err)
+		}
+	}
 	return s, nil
+}
+
+func (r *Reader) decodeStreamIDMP() (*StreamIDMP, error) {
+	m := &StreamIDMP{}
+	var err error
+	if m.Duration, err = r.readLength(); err != nil {
+		return nil, err
+	}
+	if m.MaxEntries, err = r.readLength(); err != nil {
+		return nil, err
+	}
+	producers, err := r.readCount()
+	if err != nil {
+		return nil, err
+	}
+	for p := 0; p < producers; p++ {
+		var prod StreamProducer
+		if prod.PID, err = r.str(); err != nil {
+			return nil, err
+		}
+		n, err := r.readCount()
+		if err != nil {
+			return nil, err
+		}
+		prod.Entries = make([]StreamIID, 0, capHint(n, r.remaining()/3))
+		for i := 0; i < n; i++ {
+			var e StreamIID
+			if e.IID, err = r.str(); err != nil {
+				return nil, err
+			}
+			if e.ID, err = r.readStreamID(); err != nil {
+				return nil, err
+			}
+			prod.Entries = append(prod.Entries, e)
+		}
+		m.Producers = append(m.Producers, prod)
+	}
+	if m.IIDsAdded, err = r.readLength(); err != nil {
+		return nil, err
+	}
+	if m.IIDsDuplicates, err = r.readLength(); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func (r *Reader) decodeStreamGroup(t Type) (StreamGroup, error) {

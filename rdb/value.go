@@ -210,7 +210,7 @@ func (r *Reader) decodeValue(t Type) (Value, error) {
 		return r.decodePackedHash(t)
 	case TypeHashMetadata, TypeHashMetadataPreGA, TypeValkeyHash2:
 		return r.decodeHashWithTTLs(t)
-	case TypeStreamListpacks, TypeStreamListpacks2, TypeStreamListpacks3:
+	case TypeStreamListpacks, TypeStreamListpacks2, TypeStreamListpacks3, TypeStreamListpacks4:
 		return r.decodeStream(t)
 	case TypeModule2:
 		id, err := r.readLength()

@@ -101,7 +101,7 @@ func (r *Reader) skipValue(t Type) error {
 			}
 		}
 		return nil
-	case TypeStreamListpacks, TypeStreamListpacks2, TypeStreamListpacks3:
+	case TypeStreamListpacks, TypeStreamListpacks2, TypeStreamListpacks3, TypeStreamListpacks4:
 		return r.skipStream(t)
 	case TypeModule2:
 		if _, err := r.readLength(); err != nil { // module id
@@ -221,6 +221,46 @@ func (r *Reader) skipStream(t Type) error {
 			if err := r.skip(16 * uint64(n)); err != nil {
 				return err
 			}
+		}
+	}
+	if t >= TypeStreamListpacks4 {
+		return r.skipStreamIDMP()
+	}
+	return nil
+}
+
+// skipStreamIDMP walks the IDMP trailer of type 26: duration, max entries,
+// producers (pid, then (iid, id ms, id seq) entries), iids added, duplicates.
+func (r *Reader) skipStreamIDMP() error {
+	for i := 0; i < 2; i++ {
+		if _, err := r.readLength(); err != nil {
+			return err
+		}
+	}
+	producers, err := r.readCount()
+	if err != nil {
+		return err
+	}
+	for p := 0; p < producers; p++ {
+		if err := r.skipString(); err != nil {
+			return err
+		}
+		n, err := r.readCount()
+		if err != nil {
+			return err
+		}
+		for i := 0; i < n; i++ {
+			if err := r.skipString(); err != nil {
+				return err
+			}
+			if _, err := r.readStreamID(); err != nil {
+				return err
+			}
+		}
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := r.readLength(); err != nil {
+			return err
 		}
 	}
 	return nil
