@@ -59,7 +59,7 @@ func TestDumpPayloadsOfRealServers(t *testing.T) {
 					KeyHex     string      `json:"key_hex"`
 					TypeID     json.Number `json:"type_id"`
 					RDBVersion json.Number `json:"rdb_version"`
-					PayloadHex string `json:"payload_hex"`
+					PayloadHex string      `json:"payload_hex"`
 				} `json:"keys"`
 			}
 			if err := json.Unmarshal(data, &doc); err != nil {
