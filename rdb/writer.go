@@ -406,27 +406,11 @@ func (w *Writer) Close() error {
 	return w.err
 }
 
-// releaseOfVersion returns a server release that writes the RDB version.
+// releaseOfVersion returns the release the "redis-ver"/"valkey-ver" aux
+// field names for a file of version v.
 func releaseOfVersion(v int) string {
-	switch {
-	case v >= ValkeyMinVersion:
-		return "9.0.0"
-	case v >= 13:
-		return "8.6.0"
-	case v == 12:
-		return "7.4.0"
-	case v == 11:
-		return "7.2.0"
-	case v == 10:
-		return "7.0.0"
-	case v == 9:
-		return "6.2.0"
-	case v == 8:
-		return "4.0.0"
-	case v == 7:
-		return "3.2.0"
-	case v >= 6:
-		return "3.0.0"
+	if v >= ValkeyMinVersion {
+		return ReleaseFor(FlavorValkey, v) + ".0"
 	}
-	return "2.4.0"
+	return ReleaseFor(FlavorRedis, v) + ".0"
 }
