@@ -261,7 +261,7 @@ func (e *encoder) set(s Set, t Target, c *Conversion) error {
 	if t.Version >= 2 && len(s) <= maxIntsetEntries {
 		ints := make([]int64, 0, len(s))
 		for _, m := range s {
-			v, ok := canonicalInt(m)
+			v, ok := packedStringInt(m)
 			if !ok {
 				ints = nil
 				break

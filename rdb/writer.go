@@ -116,12 +116,12 @@ func appendLen(dst []byte, n uint64) []byte {
 }
 
 // appendString appends s as an RDB string the way Redis saves one: an
-// integer encoding when s is a canonical integer that fits 32 bits, LZF when
+// integer encoding when s is a canonical integer (string2ll) that fits 32 bits, LZF when
 // compress is set, s is longer than 20 bytes and shrinks by at least 4
 // bytes, and plain otherwise.
 func appendString(dst, s []byte, compress bool) []byte {
 	if len(s) <= 11 {
-		if v, ok := canonicalInt(s); ok {
+		if v, ok := packedStringInt(s); ok {
 			switch {
 			case v >= math.MinInt8 && v <= math.MaxInt8:
 				return append(dst, 0xC0|encInt8, byte(v))
@@ -142,20 +142,6 @@ func appendString(dst, s []byte, compress bool) []byte {
 	}
 	dst = appendLen(dst, uint64(len(s)))
 	return append(dst, s...)
-}
-
-// canonicalInt reports whether s is the decimal form Redis would print for
-// an int64 (no sign but '-', no leading zeros, not "-0"), and its value.
-func canonicalInt(s []byte) (int64, bool) {
-	if len(s) == 0 || len(s) > 20 {
-		return 0, false
-	}
-	v, err := strconv.ParseInt(string(s), 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	var buf [20]byte
-	return v, string(strconv.AppendInt(buf[:0], v, 10)) == string(s)
 }
 
 func (w *Writer) writeString(s []byte) {
