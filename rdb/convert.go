@@ -141,6 +141,8 @@ func Convert(k *Key, t Target, opts ConvertOptions, buf []byte) (Conversion, err
 	}
 	c.Reencoded = true
 	e := encoder{buf: buf[:0], compress: !opts.NoCompression}
+	// Ziplists of Redis before 2.6 (RDB 2–5) know only 16/32/64-bit integers.
+	e.zl.legacyInts = t.Version < 6
 	switch v := v.(type) {
 	case Hash:
 		if hashTTLs != nil {

@@ -156,11 +156,15 @@ func listpackEach(lp []byte, fn func(i int, e packedEntry) error) (int, error) {
 			return i, packedEntryError(kind, i, start, "string length %d exceeds blob (%d bytes)", size-uint64(lpStrHeaderSize(b)), n)
 		}
 		next := p + int(size) + bl
-		if got, ok := lpDecodeBacklen(lp, next-1); !ok || got != size {
+		// Fast path for a 1-byte backlen; otherwise decode like Redis does.
+		if last := lp[next-1]; last >= 128 || uint64(last) != size {
+			got, ok := lpDecodeBacklen(lp, next-1)
 			if !ok {
 				return i, packedEntryError(kind, i, start, "backlen at offset %d is longer than 5 bytes", next-bl)
 			}
-			return i, packedEntryError(kind, i, start, "backlen at offset %d says %d bytes, entry is %d", next-bl, got, size)
+			if got != size {
+				return i, packedEntryError(kind, i, start, "backlen at offset %d says %d bytes, entry is %d", next-bl, got, size)
+			}
 		}
 		if e.IsInt {
 			d := lp[p+1:]

@@ -135,19 +135,24 @@ func lzfIdx(h uint32) uint32 {
 // empty (Redis leaves the table uninitialised, which can only make it find
 // other, equally valid back references).
 func lzfCompress(dst, src []byte) (out []byte, ok bool) {
-	inLen := len(src)
-	if inLen <= 4 || uint64(inLen) >= math.MaxUint32 {
+	if len(src) <= 4 || uint64(len(src)) >= math.MaxUint32 {
 		return dst[:0], false
 	}
+	t := lzfTables.Get().(*lzfTable)
+	out, ok = t.compress(dst, src)
+	lzfTables.Put(t)
+	return out, ok
+}
+
+// compress is lzfCompress with the hash table t; len(src) is in 5..2^32-2.
+func (t *lzfTable) compress(dst, src []byte) (out []byte, ok bool) {
+	inLen := len(src)
 	outLen := inLen - 4
 	if cap(dst) >= outLen+1 {
 		out = dst[:outLen+1]
 	} else {
 		out = make([]byte, outLen+1)
 	}
-
-	t := lzfTables.Get().(*lzfTable)
-	defer lzfTables.Put(t)
 	if uint64(t.base)+uint64(inLen) > math.MaxUint32 {
 		t.slot = [lzfHSize]uint32{}
 		t.base = 0

@@ -44,16 +44,18 @@ type Reader struct {
 	flavor  Flavor
 	db      int
 
-	key       Key
-	keyBuf    []byte // decoded key when it is not stored plainly
-	memberBuf []byte
-	strBuf    []byte // scratch for decoded strings
-	aux       Aux
-	selectDB  SelectDB
-	resizeDB  ResizeDB
-	slotInfo  SlotInfo
-	function  Function
-	moduleAux ModuleAux
+	key         Key
+	keyBuf      []byte // decoded key when it is not stored plainly
+	memberBuf   []byte
+	strBuf      []byte        // scratch for decoded strings
+	arena       []byte        // formatted integers of the value being decoded
+	streamItems []packedEntry // scratch: the entries of one stream node
+	aux         Aux
+	selectDB    SelectDB
+	resizeDB    ResizeDB
+	slotInfo    SlotInfo
+	function    Function
+	moduleAux   ModuleAux
 
 	pendingMVCC uint64
 	stats       ReaderStats
@@ -122,9 +124,12 @@ func (r *Reader) fill(n int) error {
 		case err != nil:
 			return err
 		case m == 0:
+			// Tolerate (0, nil) as io.Reader allows, but not forever.
 			if empty++; empty >= 100 {
 				return io.ErrNoProgress
 			}
+		default:
+			empty = 0
 		}
 	}
 	return nil

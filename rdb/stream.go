@@ -129,7 +129,7 @@ func (r *Reader) decodeStream(t Type) (Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		if s.Entries, err = appendStreamNode(s.Entries, master, lp); err != nil {
+		if s.Entries, err = r.appendStreamNode(s.Entries, master, lp); err != nil {
 			return nil, fmt.Errorf("stream node %d (master id %v): %w", i, master, err)
 		}
 	}
@@ -303,14 +303,15 @@ func (r *Reader) decodeStreamGroup(t Type) (StreamGroup, error) {
 // Layout: master entry (count, deleted, n master fields, the fields, 0),
 // then per entry: flags, ms delta, seq delta, [n fields and field/value
 // pairs | values when SAMEFIELDS], lp-count.
-func appendStreamNode(entries []StreamEntry, master StreamID, lp []byte) ([]StreamEntry, error) {
-	var items []packedEntry
+func (r *Reader) appendStreamNode(entries []StreamEntry, master StreamID, lp []byte) ([]StreamEntry, error) {
+	items := r.streamItems[:0]
 	if _, err := listpackEach(lp, func(_ int, e packedEntry) error {
 		items = append(items, e)
 		return nil
 	}); err != nil {
 		return entries, err
 	}
+	r.streamItems = items
 	pos := 0
 	next := func(what string) (packedEntry, error) {
 		if pos >= len(items) {
@@ -379,7 +380,7 @@ func appendStreamNode(entries []StreamEntry, master StreamID, lp []byte) ([]Stre
 				if err != nil {
 					return entries, err
 				}
-				fields = append(fields, f.bytes(), v.bytes())
+				fields = append(fields, r.entryBytes(f), r.entryBytes(v))
 			}
 		} else {
 			n, err := nextInt("field count")
@@ -395,7 +396,7 @@ func appendStreamNode(entries []StreamEntry, master StreamID, lp []byte) ([]Stre
 				if err != nil {
 					return entries, err
 				}
-				fields = append(fields, v.bytes())
+				fields = append(fields, r.entryBytes(v))
 			}
 		}
 		if _, err := nextInt("lp-count"); err != nil {

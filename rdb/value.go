@@ -205,7 +205,7 @@ func (r *Reader) decodeValue(t Type) (Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		return zsetFromPacked(blob, t == TypeZSetListpack)
+		return r.zsetFromPacked(blob, t)
 	case TypeHashZipmap, TypeHashZiplist, TypeHashListpack, TypeHashListpackEx, TypeHashListpackExPreGA:
 		return r.decodePackedHash(t)
 	case TypeHashMetadata, TypeHashMetadataPreGA, TypeValkeyHash2:
@@ -236,7 +236,7 @@ func (r *Reader) decodeValue(t Type) (Value, error) {
 func (r *Reader) decodeList(t Type) (Value, error) {
 	var l List
 	add := func(_ int, e packedEntry) error {
-		l = append(l, e.bytes())
+		l = append(l, r.entryBytes(e))
 		return nil
 	}
 	if t == TypeListZiplist {
@@ -244,6 +244,7 @@ func (r *Reader) decodeList(t Type) (Value, error) {
 		if err != nil {
 			return nil, err
 		}
+		l = make(List, 0, packedLenHint(blob, t))
 		if _, err := ziplistEach(blob, add); err != nil {
 			return nil, err
 		}
@@ -264,6 +265,9 @@ func (r *Reader) decodeList(t Type) (Value, error) {
 		if err != nil {
 			return nil, err
 		}
+		if container != quicklistNodePlain && cap(l)-len(l) < packedLenHint(blob, t) {
+			l = append(make(List, 0, len(l)+packedLenHint(blob, t)*(nodes-i)), l...)
+		}
 		switch {
 		case t == TypeListQuicklist:
 			_, err = ziplistEach(blob, add)
@@ -281,12 +285,55 @@ func (r *Reader) decodeList(t Type) (Value, error) {
 	return l, nil
 }
 
-// bytes returns the entry as a string; integers are formatted in new memory.
-func (e packedEntry) bytes() []byte {
+// entryBytes returns a ziplist or listpack entry as a string: strings alias
+// the blob, integers are formatted into the value's arena.
+func (r *Reader) entryBytes(e packedEntry) []byte {
 	if e.IsInt {
-		return strconv.AppendInt(nil, e.Int, 10)
+		return r.formatInt(e.Int)
 	}
 	return e.Str
+}
+
+// formatInt formats v into the arena shared by the strings of the value
+// being decoded: one allocation per chunk instead of one per integer.
+// Chunks are never reallocated, so earlier strings stay valid.
+func (r *Reader) formatInt(v int64) []byte {
+	if cap(r.arena)-len(r.arena) < 20 {
+		size := 2 * cap(r.arena)
+		if size < 512 {
+			size = 512
+		} else if size > 64<<10 {
+			size = 64 << 10
+		}
+		r.arena = make([]byte, 0, size)
+	}
+	start := len(r.arena)
+	r.arena = strconv.AppendInt(r.arena, v, 10)
+	return r.arena[start:len(r.arena):len(r.arena)]
+}
+
+// packedLenHint returns the entry count a ziplist, listpack or intset
+// header announces, bounded by what the blob can hold, for preallocation.
+func packedLenHint(blob []byte, t Type) int {
+	n := 0
+	switch t {
+	case TypeListZiplist, TypeListQuicklist, TypeZSetZiplist, TypeHashZiplist:
+		if len(blob) >= 10 {
+			n = int(binary.LittleEndian.Uint16(blob[8:]))
+		}
+	case TypeSetIntset:
+		if len(blob) >= 8 {
+			n = int(binary.LittleEndian.Uint32(blob[4:]))
+		}
+	default: // listpacks
+		if len(blob) >= 6 {
+			n = int(binary.LittleEndian.Uint16(blob[4:]))
+		}
+	}
+	if n > len(blob)/2 {
+		n = len(blob) / 2
+	}
+	return n
 }
 
 // --- sets ---
@@ -296,15 +343,15 @@ func (r *Reader) decodePackedSet(t Type) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	var s Set
+	s := make(Set, 0, packedLenHint(blob, t))
 	if t == TypeSetIntset {
 		_, err = intsetEach(blob, func(_ int, v int64) error {
-			s = append(s, strconv.AppendInt(nil, v, 10))
+			s = append(s, r.formatInt(v))
 			return nil
 		})
 	} else {
 		_, err = listpackEach(blob, func(_ int, e packedEntry) error {
-			s = append(s, e.bytes())
+			s = append(s, r.entryBytes(e))
 			return nil
 		})
 	}
@@ -373,15 +420,15 @@ func parseScore(b []byte) (float64, error) {
 	return f, nil
 }
 
-func zsetFromPacked(blob []byte, listpack bool) (ZSet, error) {
-	var z ZSet
+func (r *Reader) zsetFromPacked(blob []byte, t Type) (ZSet, error) {
+	z := make(ZSet, 0, packedLenHint(blob, t)/2)
 	each := ziplistEach
-	if listpack {
+	if t == TypeZSetListpack {
 		each = listpackEach
 	}
 	n, err := each(blob, func(i int, e packedEntry) error {
 		if i%2 == 0 {
-			z = append(z, ZMember{Member: e.bytes()})
+			z = append(z, ZMember{Member: r.entryBytes(e)})
 			return nil
 		}
 		score := float64(e.Int)
@@ -415,7 +462,7 @@ func (r *Reader) decodePackedHash(t Type) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	var h Hash
+	h := make(Hash, 0, packedLenHint(blob, t)/2)
 	switch t {
 	case TypeHashZipmap:
 		_, err = zipmapEach(blob, func(f, v []byte) error {
@@ -431,9 +478,9 @@ func (r *Reader) decodePackedHash(t Type) (Value, error) {
 		var n int
 		n, err = each(blob, func(i int, e packedEntry) error {
 			if i%2 == 0 {
-				h = append(h, HashField{Field: e.bytes()})
+				h = append(h, HashField{Field: r.entryBytes(e)})
 			} else {
-				h[len(h)-1].Value = e.bytes()
+				h[len(h)-1].Value = r.entryBytes(e)
 			}
 			return nil
 		})
@@ -447,12 +494,12 @@ func (r *Reader) decodePackedHash(t Type) (Value, error) {
 	n, err = listpackEach(blob, func(i int, e packedEntry) error {
 		switch i % 3 {
 		case 0:
-			h = append(h, HashField{Field: e.bytes()})
+			h = append(h, HashField{Field: r.entryBytes(e)})
 		case 1:
-			h[len(h)-1].Value = e.bytes()
+			h[len(h)-1].Value = r.entryBytes(e)
 		case 2:
 			if !e.IsInt || e.Int < 0 {
-				return corruptf("entry %d: bad field expiration %q", i, e.bytes())
+				return corruptf("entry %d: bad field expiration %q", i, e.AppendTo(nil))
 			}
 			h[len(h)-1].ExpireAt = e.Int
 		}

@@ -271,12 +271,13 @@ type ziplistBuilder struct {
 	tail     int    // offset of the last entry
 
 	// legacyInts restricts integers to the int16/int32/int64 encodings, the
-	// only ones Redis 2.4 (RDB 2..5) knows; Redis 2.6 (RDB 6) added int24,
-	// int8 and the 4-bit immediates. Set it before the first Append.
+	// only ones known before Redis 2.6.0 (RDB 6 added int24, int8 and the
+	// 4-bit immediates): set it, before the first Append, when writing RDB
+	// versions 2 to 5: the servers that read them know no other encoding.
 	legacyInts bool
 }
 
-// Reset empties the builder, keeping its buffer.
+// Reset empties the builder, keeping its buffer and legacyInts.
 func (b *ziplistBuilder) Reset() {
 	b.buf = append(b.buf[:0], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) // zlbytes, zltail, zllen
 	b.n = 0
@@ -286,7 +287,7 @@ func (b *ziplistBuilder) Reset() {
 
 // begin writes the prevlen field of a new entry and returns its offset.
 func (b *ziplistBuilder) begin() int {
-	if b.buf == nil || len(b.buf) < zipHeaderSize {
+	if len(b.buf) < zipHeaderSize {
 		b.Reset()
 	}
 	start := len(b.buf)
@@ -357,7 +358,7 @@ func (b *ziplistBuilder) Len() int { return b.n }
 // Bytes returns the finished ziplist. It aliases the builder's buffer and is
 // valid until the next Reset or Append.
 func (b *ziplistBuilder) Bytes() []byte {
-	if b.buf == nil || len(b.buf) < zipHeaderSize {
+	if len(b.buf) < zipHeaderSize {
 		b.Reset()
 	}
 	zl := append(b.buf, zipEnd)
