@@ -44,21 +44,28 @@ type Reader struct {
 	flavor  Flavor
 	db      int
 
-	key         Key
-	keyBuf      []byte // decoded key when it is not stored plainly
-	memberBuf   []byte
 	strBuf      []byte        // scratch for decoded strings
 	arena       []byte        // formatted integers of the value being decoded
+	arenaHint   int           // size of the next arena chunk
 	streamItems []packedEntry // scratch: the entries of one stream node
-	aux         Aux
-	selectDB    SelectDB
-	resizeDB    ResizeDB
-	slotInfo    SlotInfo
-	function    Function
-	moduleAux   ModuleAux
+
+	*records // nil when decoding a single value
 
 	pendingMVCC uint64
 	stats       ReaderStats
+}
+
+// records holds what Next returns, reused from call to call.
+type records struct {
+	key       Key
+	keyBuf    []byte // decoded key when it is not stored plainly
+	memberBuf []byte
+	aux       Aux
+	selectDB  SelectDB
+	resizeDB  ResizeDB
+	slotInfo  SlotInfo
+	function  Function
+	moduleAux ModuleAux
 }
 
 // ReaderStats counts what a Reader met besides records.
@@ -71,7 +78,7 @@ type ReaderStats struct {
 // NewReader returns a Reader reading an RDB snapshot from src. The Reader
 // does its own buffering: src needs no bufio.Reader.
 func NewReader(src io.Reader) *Reader {
-	return &Reader{src: src, buf: make([]byte, 0, defaultBufferSize), keep: -1}
+	return &Reader{src: src, buf: make([]byte, 0, defaultBufferSize), keep: -1, records: &records{}}
 }
 
 // Version returns the file's RDB version (after the header has been read,

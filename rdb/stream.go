@@ -358,6 +358,8 @@ func (r *Reader) appendStreamNode(entries []StreamEntry, master StreamID, lp []b
 		return entries, err
 	}
 	total := count + deleted
+	// The fields of every entry of the node are carved out of one slice.
+	all := make([][]byte, 0, len(items))
 	for e := int64(0); e < total; e++ {
 		flags, err := nextInt("entry flags")
 		if err != nil {
@@ -372,15 +374,14 @@ func (r *Reader) appendStreamNode(entries []StreamEntry, master StreamID, lp []b
 			return entries, err
 		}
 		id := StreamID{master.Ms + uint64(msDelta), master.Seq + uint64(seqDelta)}
-		var fields [][]byte
+		start := len(all)
 		if flags&streamItemSameFields != 0 {
-			fields = make([][]byte, 0, 2*len(masterFields))
 			for _, f := range masterFields {
 				v, err := next("value")
 				if err != nil {
 					return entries, err
 				}
-				fields = append(fields, r.entryBytes(f), r.entryBytes(v))
+				all = append(all, r.entryBytes(f), r.entryBytes(v))
 			}
 		} else {
 			n, err := nextInt("field count")
@@ -390,20 +391,21 @@ func (r *Reader) appendStreamNode(entries []StreamEntry, master StreamID, lp []b
 			if n < 0 || int(n) > len(items)-pos {
 				return entries, corruptf("entry %v: field count %d beyond the node", id, n)
 			}
-			fields = make([][]byte, 0, 2*n)
 			for i := int64(0); i < 2*n; i++ {
 				v, err := next("field or value")
 				if err != nil {
 					return entries, err
 				}
-				fields = append(fields, r.entryBytes(v))
+				all = append(all, r.entryBytes(v))
 			}
 		}
 		if _, err := nextInt("lp-count"); err != nil {
 			return entries, err
 		}
 		if flags&streamItemDeleted == 0 {
-			entries = append(entries, StreamEntry{ID: id, Fields: fields})
+			entries = append(entries, StreamEntry{ID: id, Fields: all[start:len(all):len(all)]})
+		} else {
+			all = all[:start]
 		}
 	}
 	if pos != len(items) {

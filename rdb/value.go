@@ -112,7 +112,7 @@ func (k *Key) valueOffset() int64 { return k.rawOffset }
 // of the given version or in a DUMP payload. Errors are *FormatError with
 // offsets relative to the start of raw.
 func DecodeValue(t Type, raw []byte, version int) (Value, error) {
-	d := newBytesReader(raw, version)
+	d := Reader{buf: raw, w: len(raw), eof: true, version: version, header: true}
 	v, err := d.decodeValue(t)
 	if err == nil && d.r != len(raw) {
 		err = corruptf("%d trailing bytes after the value", len(raw)-d.r)
@@ -145,6 +145,27 @@ func capHint(n, limit int) int {
 // str reads one string for a decoded value; encoded strings get their own
 // memory, plain ones alias the input.
 func (r *Reader) str() ([]byte, error) {
+	if r.r < r.w {
+		if b := r.buf[r.r]; b >= 0xC0|encInt8 && b <= 0xC0|encInt32 {
+			// An integer-encoded string: format it into the arena.
+			w := 1 << (b & 0x3f)
+			if err := r.fill(1 + w); err != nil {
+				return nil, err
+			}
+			p := r.buf[r.r+1 : r.r+1+w]
+			r.r += 1 + w
+			var v int64
+			switch w {
+			case 1:
+				v = int64(int8(p[0]))
+			case 2:
+				v = int64(int16(binary.LittleEndian.Uint16(p)))
+			default:
+				v = int64(int32(binary.LittleEndian.Uint32(p)))
+			}
+			return r.formatInt(v), nil
+		}
+	}
 	s, _, err := r.readString(nil)
 	return s, err
 }
@@ -244,7 +265,7 @@ func (r *Reader) decodeList(t Type) (Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = make(List, 0, packedLenHint(blob, t))
+		l = make(List, 0, r.packedLenHint(blob, t))
 		if _, err := ziplistEach(blob, add); err != nil {
 			return nil, err
 		}
@@ -265,8 +286,8 @@ func (r *Reader) decodeList(t Type) (Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		if container != quicklistNodePlain && cap(l)-len(l) < packedLenHint(blob, t) {
-			l = append(make(List, 0, len(l)+packedLenHint(blob, t)*(nodes-i)), l...)
+		if container != quicklistNodePlain && cap(l)-len(l) < r.packedLenHint(blob, t) {
+			l = append(make(List, 0, len(l)+r.packedLenHint(blob, t)*(nodes-i)), l...)
 		}
 		switch {
 		case t == TypeListQuicklist:
@@ -300,10 +321,17 @@ func (r *Reader) entryBytes(e packedEntry) []byte {
 func (r *Reader) formatInt(v int64) []byte {
 	if cap(r.arena)-len(r.arena) < 20 {
 		size := 2 * cap(r.arena)
-		if size < 512 {
-			size = 512
-		} else if size > 64<<10 {
+		if size < 64 {
+			size = 64
+		}
+		if size > r.arenaHint {
+			size = r.arenaHint
+		}
+		if size > 64<<10 {
 			size = 64 << 10
+		}
+		if size < 20 {
+			size = 20
 		}
 		r.arena = make([]byte, 0, size)
 	}
@@ -314,7 +342,10 @@ func (r *Reader) formatInt(v int64) []byte {
 
 // packedLenHint returns the entry count a ziplist, listpack or intset
 // header announces, bounded by what the blob can hold, for preallocation.
-func packedLenHint(blob []byte, t Type) int {
+// It also sizes the arena for the blob's integers: their decimal form takes
+// at most three times their encoded size.
+func (r *Reader) packedLenHint(blob []byte, t Type) int {
+	r.arenaHint = 3*len(blob) + 20
 	n := 0
 	switch t {
 	case TypeListZiplist, TypeListQuicklist, TypeZSetZiplist, TypeHashZiplist:
@@ -343,8 +374,10 @@ func (r *Reader) decodePackedSet(t Type) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := make(Set, 0, packedLenHint(blob, t))
+	s := make(Set, 0, r.packedLenHint(blob, t))
 	if t == TypeSetIntset {
+		// Every member is an integer: one chunk for all of them.
+		r.arena = make([]byte, 0, capHint(r.arenaHint, 64<<10))
 		_, err = intsetEach(blob, func(_ int, v int64) error {
 			s = append(s, r.formatInt(v))
 			return nil
@@ -421,7 +454,7 @@ func parseScore(b []byte) (float64, error) {
 }
 
 func (r *Reader) zsetFromPacked(blob []byte, t Type) (ZSet, error) {
-	z := make(ZSet, 0, packedLenHint(blob, t)/2)
+	z := make(ZSet, 0, r.packedLenHint(blob, t)/2)
 	each := ziplistEach
 	if t == TypeZSetListpack {
 		each = listpackEach
@@ -462,7 +495,7 @@ func (r *Reader) decodePackedHash(t Type) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := make(Hash, 0, packedLenHint(blob, t)/2)
+	h := make(Hash, 0, r.packedLenHint(blob, t)/2)
 	switch t {
 	case TypeHashZipmap:
 		_, err = zipmapEach(blob, func(f, v []byte) error {

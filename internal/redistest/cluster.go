@@ -1,15 +1,16 @@
 package redistest
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rdbferry/rdbferry/internal/keyslot"
 )
 
 // NumSlots is the number of hash slots of a Redis cluster.
-const NumSlots = 16384
+const NumSlots = keyslot.NumSlots
 
 // Cluster is a Redis cluster of masters without replicas, started by
 // [StartCluster].
@@ -175,43 +176,14 @@ func (c *Cluster) NodeForSlot(slot int) *Server {
 	return nil
 }
 
-// NodeForKey returns the node that owns key's hash slot (see [KeySlot]).
-func (c *Cluster) NodeForKey(key string) *Server { return c.NodeForSlot(KeySlot([]byte(key))) }
+// NodeForKey returns the node that owns key's hash slot (see keyslot.Slot).
+func (c *Cluster) NodeForKey(key string) *Server { return c.NodeForSlot(keyslot.SlotString(key)) }
 
 // Stop stops every node (the test's cleanup does this too).
 func (c *Cluster) Stop() {
 	for i := len(c.nodes) - 1; i >= 0; i-- {
 		c.nodes[i].Stop()
 	}
-}
-
-// KeySlot returns the cluster hash slot of key: CRC16 (XMODEM) of the key
-// modulo 16384, where a key containing "{...}" with at least one byte between
-// the first '{' and the next '}' hashes only those bytes (the hash tag).
-func KeySlot(key []byte) int {
-	if i := bytes.IndexByte(key, '{'); i >= 0 {
-		if j := bytes.IndexByte(key[i+1:], '}'); j > 0 {
-			key = key[i+1 : i+1+j]
-		}
-	}
-	return int(crc16(key) % NumSlots)
-}
-
-// crc16 is CRC-16/XMODEM (polynomial 0x1021, initial value 0), as used by
-// Redis Cluster.
-func crc16(b []byte) uint16 {
-	var crc uint16
-	for _, c := range b {
-		crc ^= uint16(c) << 8
-		for i := 0; i < 8; i++ {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return crc
 }
 
 func asBytes(v any) []byte {

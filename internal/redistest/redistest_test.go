@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/rdbferry/rdbferry/internal/keyslot"
 	"net"
 	"os"
 	"path/filepath"
@@ -217,11 +218,11 @@ func TestCluster(t *testing.T) {
 	keys := []string{"foo", "bar", "c", "user:1000", "{user1000}.following", "{user1000}.followers", "a{}b", "{{x}}", "k\x00\xff"}
 	seen := map[*Server]bool{}
 	for _, k := range keys {
-		slot := KeySlot([]byte(k))
-		// Every node computes the same slot as KeySlot.
+		slot := keyslot.Slot([]byte(k))
+		// Every node computes the same slot as keyslot.Slot.
 		for _, n := range nodes {
 			if got := n.MustDo(t, "CLUSTER", "KEYSLOT", k); got != int64(slot) {
-				t.Errorf("%s: CLUSTER KEYSLOT %q = %v, KeySlot = %d", n.Addr(), k, got, slot)
+				t.Errorf("%s: CLUSTER KEYSLOT %q = %v, keyslot.Slot = %d", n.Addr(), k, got, slot)
 			}
 		}
 		owner := c.NodeForKey(k)

@@ -68,30 +68,6 @@ func TestWriteCommand(t *testing.T) {
 	}
 }
 
-func TestKeySlot(t *testing.T) {
-	t.Parallel()
-	cases := map[string]int{
-		"123456789":            12739, // the CRC-16/XMODEM check value 0x31C3
-		"":                     0,
-		"foo":                  12182,
-		"bar":                  5061,
-		"{user1000}.following": KeySlot([]byte("user1000")),
-		"{user1000}.followers": KeySlot([]byte("user1000")),
-		"foo{}{bar}":           KeySlot([]byte("foo{}{bar}")), /* empty tag: whole key */
-		"foo{{bar}}zap":        KeySlot([]byte("{bar")),
-		"foo{bar}{zap}":        KeySlot([]byte("bar")),
-		"{":                    KeySlot([]byte("{")),
-	}
-	for k, want := range cases {
-		if got := KeySlot([]byte(k)); got != want {
-			t.Errorf("KeySlot(%q) = %d, want %d", k, got, want)
-		}
-	}
-	if KeySlot([]byte("{}foo")) == KeySlot([]byte("")) {
-		t.Errorf("KeySlot({}foo) used the empty tag")
-	}
-}
-
 func TestConfigQuoting(t *testing.T) {
 	t.Parallel()
 	s := &Server{port: 1234, dir: "/tmp/a b"}
