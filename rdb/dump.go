@@ -25,9 +25,16 @@ func DumpPayloadLen(raw []byte) int { return 1 + len(raw) + DumpFooterLen }
 // payload of the given RDB version. Writing t.Byte(), raw and the footer in
 // sequence produces the payload without copying raw.
 func DumpFooter(t Type, raw []byte, version int) [DumpFooterLen]byte {
+	return DumpFooterWithMeta(nil, t, raw, version)
+}
+
+// DumpFooterWithMeta is DumpFooter for a payload that starts with a key
+// metadata block (Redis 8.6, RDB 13): meta is written before the type byte,
+// as 0xF3 followed by Key.Meta, and covered by the checksum.
+func DumpFooterWithMeta(meta []byte, t Type, raw []byte, version int) [DumpFooterLen]byte {
 	var f [DumpFooterLen]byte
 	binary.LittleEndian.PutUint16(f[:2], uint16(version))
-	crc := CRC64(0, []byte{t.Byte()})
+	crc := CRC64(CRC64(0, meta), []byte{t.Byte()})
 	crc = CRC64(crc, raw)
 	crc = CRC64(crc, f[:2])
 	binary.LittleEndian.PutUint64(f[2:], crc)

@@ -1,0 +1,282 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rdbferry/rdbferry/internal/resp"
+)
+
+// conn is one pipelined connection to a node. A sender goroutine writes
+// queued jobs and flushes when the queue runs dry; a receiver goroutine per
+// network connection reads the replies in order and completes jobs. When
+// the network connection breaks, every job sent but not acknowledged goes
+// back to the front of the queue, and the sender dials again.
+type conn struct {
+	w    *Writer
+	node *node
+
+	mu       sync.Mutex
+	wake     chan struct{}
+	queue    []*job
+	inflight []*job // sent, in order; selectJob marks a SELECT
+	nc       net.Conn
+	rw       *resp.Writer
+	gen      int // network connection generation
+	db       int // database selected on nc
+	closing  bool
+	failures int // failed dials in a row
+}
+
+func newConn(w *Writer, n *node) *conn {
+	return &conn{w: w, node: n, wake: make(chan struct{}, 1)}
+}
+
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue adds a job to the queue.
+func (c *conn) enqueue(j *job) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		c.w.fail(j, Failure{DB: j.db, Key: j.key, Node: c.node.addr, Err: errors.New("restore: the Writer was closed before the key was acknowledged")})
+		return
+	}
+	c.queue = append(c.queue, j)
+	c.mu.Unlock()
+	c.signal()
+}
+
+// run is the sender goroutine.
+func (c *conn) run() {
+	defer c.w.wg.Done()
+	var writes []*job
+	for {
+		c.mu.Lock()
+		for len(c.queue) == 0 && !c.closing {
+			c.mu.Unlock()
+			select {
+			case <-c.wake:
+			case <-c.w.ctx.Done():
+			}
+			c.mu.Lock()
+		}
+		if c.closing {
+			c.mu.Unlock()
+			return
+		}
+		if c.nc == nil {
+			c.mu.Unlock()
+			c.connect()
+			continue
+		}
+		// Move the queue to the in-flight list before writing: replies may
+		// come back before the writes return.
+		writes = writes[:0]
+		for _, j := range c.queue {
+			if j.db != c.db {
+				c.inflight = append(c.inflight, selectJob)
+				writes = append(writes, &job{db: j.db, renameIdx: -1}) // SELECT marker for the writer below
+				c.db = j.db
+			}
+			j.asking = j.askAddr != ""
+			j.askAddr = ""
+			j.sent++
+			j.node = c.node.addr
+			c.inflight = append(c.inflight, j)
+			writes = append(writes, j)
+		}
+		c.queue = c.queue[:0]
+		rw, gen := c.rw, c.gen
+		c.mu.Unlock()
+
+		var err error
+		for _, j := range writes {
+			if j.ends == nil { // SELECT
+				err = rw.WriteCommandStrings("SELECT", strconv.Itoa(j.db))
+			} else {
+				for i := range j.ends {
+					if j.asking {
+						if err = rw.WriteCommandStrings("ASKING"); err != nil {
+							break
+						}
+					}
+					if _, err = rw.Write(j.command(i)); err != nil {
+						break
+					}
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = rw.Flush()
+		}
+		if err != nil {
+			c.broken(gen, err)
+		}
+	}
+}
+
+// connect dials the node, retrying with backoff; after MaxRetries failures
+// in a row the jobs queued here fail and the Writer stops.
+func (c *conn) connect() {
+	w := c.w
+	ctx, cancel := context.WithTimeout(w.ctx, w.opts.DialTimeout)
+	nc, rw, rd, err := dialConn(ctx, w.ep, c.node.addr, &w.opts)
+	cancel()
+	c.mu.Lock()
+	if err != nil {
+		c.failures++
+		failures := c.failures
+		if failures > w.opts.MaxRetries || w.ctx.Err() != nil {
+			jobs := c.queue
+			c.queue = nil
+			c.mu.Unlock()
+			err = fmt.Errorf("restore: connecting to %s: %w (%d attempts)", c.node.addr, err, failures)
+			if w.ctx.Err() == nil {
+				w.setFatal(err)
+			}
+			for _, j := range jobs {
+				w.fail(j, Failure{DB: j.db, Key: j.key, Node: c.node.addr, Err: err})
+			}
+			return
+		}
+		c.mu.Unlock()
+		delay := w.opts.RetryBackoff << (failures - 1)
+		if delay > 2*time.Second || delay <= 0 {
+			delay = 2 * time.Second
+		}
+		select {
+		case <-time.After(delay):
+		case <-w.ctx.Done():
+		}
+		return
+	}
+	if c.closing {
+		c.mu.Unlock()
+		nc.Close()
+		return
+	}
+	c.failures = 0
+	c.nc, c.rw, c.db = nc, rw, 0
+	c.gen++
+	gen := c.gen
+	w.wg.Add(1)
+	c.mu.Unlock()
+	go c.receive(nc, rd, gen)
+}
+
+// receive is the receiver goroutine of one network connection.
+func (c *conn) receive(nc net.Conn, rd *resp.Reader, gen int) {
+	defer c.w.wg.Done()
+	for {
+		x, err := rd.ReadReply()
+		if err != nil {
+			c.broken(gen, err)
+			return
+		}
+		c.mu.Lock()
+		if c.gen != gen {
+			c.mu.Unlock()
+			return
+		}
+		if len(c.inflight) == 0 {
+			c.mu.Unlock()
+			c.broken(gen, fmt.Errorf("unexpected reply %v", x))
+			return
+		}
+		j := c.inflight[0]
+		if j == selectJob {
+			c.inflight = c.inflight[1:]
+			c.mu.Unlock()
+			if e := serverError(x); e != nil {
+				// Commands pipelined after a failed SELECT would land in
+				// another database: stop.
+				c.w.setFatal(fmt.Errorf("restore: SELECT on %s: %s", c.node.addr, e.Msg))
+				c.broken(gen, e)
+				return
+			}
+			continue
+		}
+		done := j.onReply(x)
+		if done {
+			c.inflight = c.inflight[1:]
+		}
+		c.mu.Unlock()
+		if done {
+			c.w.finish(j)
+		}
+	}
+}
+
+// broken closes network connection gen and requeues its unacknowledged jobs.
+func (c *conn) broken(gen int, cause error) {
+	c.mu.Lock()
+	if c.gen != gen || c.nc == nil {
+		c.mu.Unlock()
+		return
+	}
+	c.nc.Close()
+	c.nc, c.rw = nil, nil
+	c.gen++
+	var requeue []*job
+	for _, j := range c.inflight {
+		if j != selectJob {
+			j.reset()
+			requeue = append(requeue, j)
+		}
+	}
+	c.inflight = nil
+	closing := c.closing
+	if !closing {
+		c.queue = append(requeue, c.queue...)
+	}
+	c.mu.Unlock()
+	if closing {
+		for _, j := range requeue {
+			c.w.fail(j, Failure{DB: j.db, Key: j.key, Node: c.node.addr, Err: fmt.Errorf("restore: not acknowledged before the Writer closed: %v", cause)})
+		}
+		return
+	}
+	c.w.stats.reconnects.Add(1)
+	if len(requeue) > 0 {
+		c.w.stats.retries.Add(int64(len(requeue)))
+	}
+	c.signal()
+}
+
+// shutdown stops the connection; jobs still queued or in flight fail.
+func (c *conn) shutdown() {
+	c.mu.Lock()
+	c.closing = true
+	jobs := c.queue
+	c.queue = nil
+	for _, j := range c.inflight {
+		if j != selectJob {
+			jobs = append(jobs, j)
+		}
+	}
+	c.inflight = nil
+	if c.nc != nil {
+		c.nc.Close()
+		c.nc = nil
+		c.gen++
+	}
+	c.mu.Unlock()
+	c.signal()
+	for _, j := range jobs {
+		c.w.fail(j, Failure{DB: j.db, Key: j.key, Node: c.node.addr, Err: errors.New("restore: not acknowledged before the Writer closed")})
+	}
+}

@@ -1,0 +1,360 @@
+package restore
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rdbferry/rdbferry/internal/keyslot"
+	"github.com/rdbferry/rdbferry/internal/resp"
+	"github.com/rdbferry/rdbferry/rdb"
+)
+
+// job is one key's commands: a RESTORE, or the command path's sequence.
+// Its commands are built once and kept until the key is acknowledged, so a
+// retry, a redirection or a reconnection can send them again; a job is
+// always sent, and retried, as a whole (the command path starts by deleting
+// its temporary key, so a rerun converges).
+type job struct {
+	db   int
+	key  []byte
+	slot int
+	hash uint32
+
+	cmd  []byte // the RESP commands, back to back
+	ends []int  // end offset of each command in cmd
+	size int64
+
+	viaCommands bool
+	renameIdx   int // command path: index of the RENAME/RENAMENX reply, or -1
+	conv        rdb.Conversion
+	pendingLost int
+
+	// Per attempt.
+	askAddr  string // send to this node with ASKING (an ASK redirection)
+	asking   bool   // this attempt prefixes each command with ASKING
+	replies  int    // replies received
+	firstErr *resp.ServerError
+	errIdx   int
+	renamed  int64 // the RENAMENX reply
+
+	attempts int // retries for retryable replies
+	redirs   int // MOVED/ASK redirections
+	sent     int // times written to a connection
+	node     string
+}
+
+// selectJob is a SELECT the sender put before a job.
+var selectJob = &job{renameIdx: -1}
+
+var hashSeed = maphash.MakeSeed()
+
+// expected returns how many replies the current attempt needs.
+func (j *job) expected() int {
+	if j.asking {
+		return 2 * len(j.ends)
+	}
+	return len(j.ends)
+}
+
+// prepare turns a key into a job, or returns nil when there is nothing to
+// send. Errors are per-key failures.
+func (w *Writer) prepare(k *rdb.Key, db int) (*job, error) {
+	c, err := rdb.Convert(k, w.info.Target, w.opts.Convert, nil)
+	if err != nil {
+		return nil, err
+	}
+	j := &job{db: db, key: clone(k.Key), renameIdx: -1, conv: c}
+	j.slot = keyslot.Slot(k.Key)
+	j.hash = uint32(maphash.Bytes(hashSeed, k.Key))
+	payloadLen := int64(len(c.Meta)) + int64(rdb.DumpPayloadLen(c.Raw))
+	if len(c.Meta) > 0 {
+		payloadLen++
+	}
+	if w.opts.CommandPath == CommandPathAlways || payloadLen > w.info.ProtoMaxBulkLen {
+		if err := w.buildCommands(j, k, c); err != nil {
+			return nil, err
+		}
+	} else {
+		w.buildRestore(j, k, c)
+	}
+	j.size = int64(len(j.cmd))
+	return j, nil
+}
+
+// serverAtLeast reports whether the target's release is at least major.minor.
+func (w *Writer) serverAtLeast(major, minor int) bool {
+	parts := strings.SplitN(w.info.Version, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, _ := strconv.Atoi(parts[0])
+	mi, _ := strconv.Atoi(parts[1])
+	if w.info.Flavor == rdb.FlavorValkey {
+		return true // every Valkey release has what Redis 7.2 has
+	}
+	return ma > major || ma == major && mi >= minor
+}
+
+// buildRestore builds RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s|FREQ f].
+func (w *Writer) buildRestore(j *job, k *rdb.Key, c rdb.Conversion) {
+	modern := w.serverAtLeast(5, 0) // ABSTTL, IDLETIME, FREQ
+	replace := w.opts.Existing == ExistingReplace
+	if replace && !w.serverAtLeast(3, 0) {
+		// Redis 2.6/2.8 have no REPLACE: delete first.
+		j.addCommand(resp.AppendCommand(nil, []byte("DEL"), k.Key))
+		replace = false
+	}
+	var ttl int64
+	if k.ExpireAt != 0 {
+		if modern {
+			ttl = k.ExpireAt
+		} else if ttl = k.ExpireAt - w.now().UnixMilli(); ttl < 1 {
+			ttl = 1
+		}
+	}
+	nargs := 4
+	var opts [][]byte
+	if replace {
+		opts = append(opts, []byte("REPLACE"))
+	}
+	if k.ExpireAt != 0 && modern {
+		opts = append(opts, []byte("ABSTTL"))
+	}
+	if w.opts.KeepLRU && modern {
+		if k.Idle >= 0 {
+			opts = append(opts, []byte("IDLETIME"), []byte(strconv.FormatInt(k.Idle, 10)))
+		} else if k.Freq >= 0 {
+			opts = append(opts, []byte("FREQ"), []byte(strconv.Itoa(k.Freq)))
+		}
+	}
+	nargs += len(opts)
+	version := w.info.Target.Version
+	var meta []byte
+	if len(c.Meta) > 0 {
+		meta = append([]byte{0xF3}, c.Meta...)
+	}
+	footer := rdb.DumpFooterWithMeta(meta, c.Type, c.Raw, version)
+	plen := len(meta) + 1 + len(c.Raw) + len(footer)
+	b := make([]byte, 0, len(k.Key)+plen+96)
+	b = appendHeader(b, '*', int64(nargs))
+	b = appendBulk(b, []byte("RESTORE"))
+	b = appendBulk(b, k.Key)
+	b = appendBulk(b, []byte(strconv.FormatInt(ttl, 10)))
+	b = appendHeader(b, '$', int64(plen))
+	b = append(b, meta...)
+	b = append(b, c.Type.Byte())
+	b = append(b, c.Raw...)
+	b = append(b, footer[:]...)
+	b = append(b, '\r', '\n')
+	for _, o := range opts {
+		b = appendBulk(b, o)
+	}
+	j.addCommand(b)
+}
+
+// buildCommands builds the command path: the value rebuilt with plain
+// commands under a temporary key renamed over the real one.
+func (w *Writer) buildCommands(j *job, k *rdb.Key, c rdb.Conversion) error {
+	v, err := rdb.DecodeValue(c.Type, c.Raw, w.info.Target.Version)
+	if err != nil {
+		return err
+	}
+	if s, ok := v.(*rdb.Stream); ok {
+		j.pendingLost = unrestorablePending(s)
+	}
+	o := commandOptions{
+		MaxBatchArgs:  w.opts.BatchArgs,
+		MaxBatchBytes: w.opts.BatchBytes,
+		MaxBulk:       w.info.ProtoMaxBulkLen,
+		Replace:       w.opts.Existing == ExistingReplace,
+		FieldTTLs:     w.info.Target.HasFieldTTLs() && w.info.Flavor == rdb.FlavorRedis,
+		StreamV7:      w.serverAtLeast(7, 0),
+	}
+	tmp, ok := tempKey(k.Key)
+	if !ok {
+		tmp = nil
+	}
+	var last []byte
+	err = valueCommands(k.Key, tmp, v, k.ExpireAt, o, func(args [][]byte) error {
+		j.cmd = resp.AppendCommand(j.cmd, args...)
+		j.ends = append(j.ends, len(j.cmd))
+		last = args[0]
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	j.viaCommands = true
+	if tmp != nil && !o.Replace && strings.EqualFold(string(last), "RENAMENX") {
+		j.renameIdx = len(j.ends) - 1
+		// If RENAMENX refuses (the key exists), drop the temporary key.
+		j.addCommand(resp.AppendCommand(nil, []byte("DEL"), tmp))
+	}
+	return nil
+}
+
+func (j *job) addCommand(cmd []byte) {
+	j.cmd = append(j.cmd, cmd...)
+	j.ends = append(j.ends, len(j.cmd))
+}
+
+// command returns the i-th command of the job.
+func (j *job) command(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = j.ends[i-1]
+	}
+	return j.cmd[start:j.ends[i]]
+}
+
+// reset prepares the job for another attempt.
+func (j *job) reset() {
+	j.replies, j.firstErr, j.errIdx, j.renamed, j.asking = 0, nil, 0, 0, false
+}
+
+// onReply takes one reply of the current attempt and reports whether the
+// attempt is complete.
+func (j *job) onReply(x resp.Reply) bool {
+	i := j.replies
+	j.replies++
+	if j.asking {
+		if i%2 == 0 {
+			return false // ASKING's +OK
+		}
+		i /= 2
+	}
+	if e := serverError(x); e != nil {
+		if j.firstErr == nil {
+			j.firstErr, j.errIdx = e, i
+		}
+	} else if i == j.renameIdx && x.Kind == resp.Int {
+		j.renamed = x.Int
+	}
+	return j.replies == j.expected()
+}
+
+// retryable reports server errors worth retrying after a pause.
+func retryable(code string) bool {
+	switch code {
+	case "LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "OOM", "MASTERDOWN":
+		return true
+	}
+	return false
+}
+
+// finish decides the outcome of a job whose attempt is complete.
+func (w *Writer) finish(j *job) {
+	if j == selectJob {
+		return
+	}
+	e := j.firstErr
+	if e == nil {
+		if j.renameIdx >= 0 && j.renamed == 0 {
+			w.existing(j, "RENAMENX: the key exists")
+			return
+		}
+		w.succeed(j)
+		return
+	}
+	switch code := e.Code(); {
+	case code == "BUSYKEY":
+		if j.sent > 1 && j.attempts == 0 && j.redirs == 0 {
+			// Sent again after a reconnection: the first send may have
+			// landed. RESTORE of the same bytes is what it wrote.
+			w.succeed(j)
+			return
+		}
+		w.existing(j, e.Msg)
+	case code == "MOVED" || code == "ASK":
+		var slot int
+		var addr string
+		var ok bool
+		if code == "MOVED" {
+			slot, addr, ok = e.Moved()
+		} else {
+			slot, addr, ok = e.Ask()
+		}
+		if !ok || j.redirs >= 16 {
+			w.fail(j, Failure{DB: j.db, Key: j.key, Node: j.node, Reply: e.Msg, Err: fmt.Errorf("redirection: %s", e.Msg)})
+			return
+		}
+		j.redirs++
+		w.stats.retries.Add(1)
+		j.askAddr = ""
+		if code == "ASK" {
+			j.askAddr = addr
+		} else {
+			w.mu.Lock()
+			if slot >= 0 && slot < keyslot.NumSlots {
+				w.slots[slot] = w.nodeLocked(addr)
+			}
+			w.mu.Unlock()
+			go w.refreshSlots()
+		}
+		j.reset()
+		w.route(j)
+	case retryable(code) && j.attempts < w.opts.MaxRetries:
+		j.attempts++
+		w.stats.retries.Add(1)
+		j.reset()
+		delay := w.opts.RetryBackoff << (j.attempts - 1)
+		if delay > 2*time.Second || delay <= 0 {
+			delay = 2 * time.Second
+		}
+		time.AfterFunc(delay, func() { w.route(j) })
+	default:
+		err := errors.New(e.Msg)
+		if retryable(code) {
+			err = fmt.Errorf("%s (after %d attempts)", e.Msg, j.attempts+1)
+		}
+		w.fail(j, Failure{DB: j.db, Key: j.key, Node: j.node, Reply: e.Msg, Err: err})
+	}
+}
+
+// existing handles a key the target already has.
+func (w *Writer) existing(j *job, reply string) {
+	if w.opts.Existing == ExistingSkip {
+		w.stats.skippedExisting.Add(1)
+		w.release(j)
+		return
+	}
+	w.fail(j, Failure{DB: j.db, Key: j.key, Node: j.node, Reply: reply, Err: errors.New("the target already has the key: " + reply)})
+}
+
+func (w *Writer) succeed(j *job) {
+	s := &w.stats
+	s.written.Add(1)
+	if j.conv.Reencoded {
+		s.converted.Add(1)
+	}
+	if j.viaCommands {
+		s.viaCommands.Add(1)
+	}
+	s.fieldTTLs.Add(int64(j.conv.FieldTTLsDropped))
+	s.mxStripped.Add(int64(j.conv.MemberExpiresStripped))
+	s.mxConverted.Add(int64(j.conv.MemberExpiresConverted))
+	if j.conv.StreamMetaDropped {
+		s.streamMeta.Add(1)
+	}
+	if j.conv.MetaDropped {
+		s.metaDropped.Add(1)
+	}
+	s.pendingLost.Add(int64(j.pendingLost))
+	w.release(j)
+}
+
+func appendHeader(dst []byte, c byte, n int64) []byte {
+	dst = append(dst, c)
+	dst = strconv.AppendInt(dst, n, 10)
+	return append(dst, '\r', '\n')
+}
+
+func appendBulk(dst, p []byte) []byte {
+	dst = appendHeader(dst, '$', int64(len(p)))
+	dst = append(dst, p...)
+	return append(dst, '\r', '\n')
+}
