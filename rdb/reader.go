@@ -10,7 +10,7 @@ import (
 )
 
 const (
-	defaultBufferSize = 256 << 10
+	defaultBufferSize = 256 << 10 // the buffer grows to this size as input streams in
 	minReadSize       = 4 << 10
 )
 
@@ -78,7 +78,7 @@ type ReaderStats struct {
 // NewReader returns a Reader reading an RDB snapshot from src. The Reader
 // does its own buffering: src needs no bufio.Reader.
 func NewReader(src io.Reader) *Reader {
-	return &Reader{src: src, buf: make([]byte, 0, defaultBufferSize), keep: -1, records: &records{}}
+	return &Reader{src: src, buf: make([]byte, 0, minReadSize), keep: -1, records: &records{}}
 }
 
 // Version returns the file's RDB version (after the header has been read,
@@ -153,7 +153,7 @@ func (r *Reader) makeRoom(n int) {
 	live := r.w - start
 	want := r.r - start + n
 	size := cap(r.buf)
-	if want > size-minReadSize || live > size/2 {
+	if want > size-minReadSize || live > size/2 || size < defaultBufferSize {
 		size *= 2
 		if size < minReadSize {
 			size = minReadSize

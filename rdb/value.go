@@ -382,6 +382,9 @@ func (r *Reader) decodePackedSet(t Type) (Value, error) {
 			s = append(s, r.formatInt(v))
 			return nil
 		})
+		if errors.Is(err, errPackedEmpty) {
+			err = nil // an empty container: servers skip such keys on load
+		}
 	} else {
 		_, err = listpackEach(blob, func(_ int, e packedEntry) error {
 			s = append(s, r.entryBytes(e))
@@ -502,6 +505,9 @@ func (r *Reader) decodePackedHash(t Type) (Value, error) {
 			h = append(h, HashField{Field: f, Value: v})
 			return nil
 		})
+		if errors.Is(err, errPackedEmpty) {
+			err = nil // an empty container: servers skip such keys on load
+		}
 		return h, err
 	case TypeHashZiplist, TypeHashListpack:
 		each := listpackEach
