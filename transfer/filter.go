@@ -47,7 +47,9 @@ func MapDB(from, to int) Option {
 // semantics of Redis's KEYS and SCAN MATCH: * ? [abc] [^abc] [a-z] and \
 // escapes. Several Match options are alternatives.
 func Match(pattern string) Option {
-	return func(c *config) { c.addAlternative("match", func(k []byte) bool { return GlobMatch([]byte(pattern), k) }) }
+	return func(c *config) {
+		c.addAlternative("match", func(k []byte) bool { return GlobMatch([]byte(pattern), k) })
+	}
 }
 
 // Exclude drops keys matching the glob pattern.
@@ -68,7 +70,9 @@ func ExcludeRegex(re *regexp.Regexp) Option {
 
 // Prefix keeps only keys starting with p (an alternative to Match and Regex).
 func Prefix(p string) Option {
-	return func(c *config) { c.addAlternative("match", func(k []byte) bool { return bytes.HasPrefix(k, []byte(p)) }) }
+	return func(c *config) {
+		c.addAlternative("match", func(k []byte) bool { return bytes.HasPrefix(k, []byte(p)) })
+	}
 }
 
 // ExcludePrefix drops keys starting with p.
