@@ -49,7 +49,7 @@ lint: fmt-check vet staticcheck
 test: deps lint
 	$(GO) test -race -count=1 -timeout 14m ./...
 
-demo:
+demo: deps
 	$(GO) run ./examples/demo
 
 bench:
