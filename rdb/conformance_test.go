@@ -29,42 +29,16 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rdbferry/rdbferry/internal/keyslot"
+	"github.com/rdbferry/rdbferry/internal/rdbtest"
 	"github.com/rdbferry/rdbferry/rdb"
 )
 
 // ---------------------------------------------------------------------------
 // Locating and reading the corpus (shared by the other _test files).
 
-var corpusLocation = sync.OnceValue(func() string {
-	isDir := func(p string) bool {
-		fi, err := os.Stat(p)
-		return err == nil && fi.IsDir()
-	}
-	if d := os.Getenv("RDB_CORPUS"); d != "" && isDir(d) {
-		return d
-	}
-	// The repository root is the first directory upwards holding go.mod;
-	// the corpus sits beside the repository as shared/corpus.
-	if wd, err := os.Getwd(); err == nil {
-		for dir := wd; ; {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				if c := filepath.Join(dir, "..", "shared", "corpus"); isDir(c) {
-					return c
-				}
-				break
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
-	}
-	if c := filepath.Join("..", "..", "shared", "corpus"); isDir(c) {
-		return c
-	}
-	return ""
-})
+// corpusLocation is the corpus directory, or "".
+var corpusLocation = rdbtest.CorpusLocation
 
 // corpusRoot returns the corpus directory or skips the test.
 func corpusRoot(t testing.TB) string {
@@ -319,44 +293,8 @@ func where(file string, db int, key []byte) string {
 	return fmt.Sprintf("%s: db %d: key %s", file, db, q(key))
 }
 
-// crc16 is Redis Cluster's CRC16 (XMODEM: poly 0x1021, init 0).
-func crc16(b []byte) uint16 {
-	var crc uint16
-	for _, c := range b {
-		crc ^= uint16(c) << 8
-		for i := 0; i < 8; i++ {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return crc
-}
-
-// keySlot is Redis Cluster's keyHashSlot, hash tags included.
-func keySlot(key []byte) int {
-	if s := bytes.IndexByte(key, '{'); s >= 0 {
-		if e := bytes.IndexByte(key[s+1:], '}'); e > 0 {
-			key = key[s+1 : s+1+e]
-		}
-	}
-	return int(crc16(key) & 16383)
-}
-
-func TestCRC16(t *testing.T) {
-	// Reference values from the Redis Cluster specification.
-	if got := crc16([]byte("123456789")); got != 0x31C3 {
-		t.Fatalf("crc16(123456789) = %#04x, want 0x31c3", got)
-	}
-	if a, b := keySlot([]byte("{user1000}.following")), keySlot([]byte("{user1000}.followers")); a != b {
-		t.Fatalf("hash tags: %d != %d", a, b)
-	}
-	if got, want := keySlot([]byte("foo{}{bar}")), int(crc16([]byte("foo{}{bar}"))&16383); got != want {
-		t.Fatalf("empty hash tag: slot %d, want %d", got, want)
-	}
-}
+// keySlot is Redis Cluster's hash slot of a key.
+func keySlot(key []byte) int { return keyslot.Slot(key) }
 
 // ---------------------------------------------------------------------------
 // Every file: read to the end, decode every value.

@@ -353,21 +353,11 @@ func (r *Reader) readString(scratch []byte) (s, newScratch []byte, err error) {
 	}
 	switch n {
 	case encInt8, encInt16, encInt32:
-		w := 1 << n
-		b, err := r.readN(w)
+		b, err := r.readN(1 << n)
 		if err != nil {
 			return nil, scratch, err
 		}
-		var v int64
-		switch w {
-		case 1:
-			v = int64(int8(b[0]))
-		case 2:
-			v = int64(int16(binary.LittleEndian.Uint16(b)))
-		default:
-			v = int64(int32(binary.LittleEndian.Uint32(b)))
-		}
-		scratch = strconv.AppendInt(scratch[:0], v, 10)
+		scratch = strconv.AppendInt(scratch[:0], intEncoded(b), 10)
 		return scratch, scratch, nil
 	case encLZF:
 		clen, err := r.readLength()
@@ -392,6 +382,18 @@ func (r *Reader) readString(scratch []byte) (s, newScratch []byte, err error) {
 		return scratch, scratch, nil
 	}
 	return nil, scratch, corruptf("unknown string encoding %d at offset %d", n, start)
+}
+
+// intEncoded returns the integer of an int8/16/32 string encoding (1, 2 or
+// 4 little-endian bytes).
+func intEncoded(b []byte) int64 {
+	switch len(b) {
+	case 1:
+		return int64(int8(b[0]))
+	case 2:
+		return int64(int16(binary.LittleEndian.Uint16(b)))
+	}
+	return int64(int32(binary.LittleEndian.Uint32(b)))
 }
 
 // maxLZFExpansion bounds how many output bytes one compressed byte can

@@ -154,16 +154,7 @@ func (r *Reader) str() ([]byte, error) {
 			}
 			p := r.buf[r.r+1 : r.r+1+w]
 			r.r += 1 + w
-			var v int64
-			switch w {
-			case 1:
-				v = int64(int8(p[0]))
-			case 2:
-				v = int64(int16(binary.LittleEndian.Uint16(p)))
-			default:
-				v = int64(int32(binary.LittleEndian.Uint32(p)))
-			}
-			return r.formatInt(v), nil
+			return r.formatInt(intEncoded(p)), nil
 		}
 	}
 	s, _, err := r.readString(nil)

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"github.com/rdbferry/rdbferry/internal/rdbtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,36 +20,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"unicode/utf8"
 )
 
-var corpusLocation = sync.OnceValue(func() string {
-	isDir := func(p string) bool {
-		fi, err := os.Stat(p)
-		return err == nil && fi.IsDir()
-	}
-	if d := os.Getenv("RDB_CORPUS"); d != "" && isDir(d) {
-		return d
-	}
-	if wd, err := os.Getwd(); err == nil {
-		for dir := wd; ; {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				if c := filepath.Join(dir, "..", "shared", "corpus"); isDir(c) {
-					return c
-				}
-				break
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
-	}
-	return ""
-})
+var corpusLocation = rdbtest.CorpusLocation
 
 // corpusPath returns the path of a corpus file or skips the test.
 func corpusPath(t *testing.T, rel string) string {

@@ -12,23 +12,47 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/rdbferry/rdbferry/rdb"
 )
 
-// CorpusDir returns the shared corpus of real RDB files: $RDB_CORPUS, or
-// ../shared/corpus beside the module. It skips the test when there is none.
-func CorpusDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("RDB_CORPUS"); d != "" {
+// CorpusLocation returns the shared corpus of real RDB files — $RDB_CORPUS,
+// or shared/corpus beside the repository — or "" when there is none.
+var CorpusLocation = sync.OnceValue(func() string {
+	isDir := func(p string) bool {
+		fi, err := os.Stat(p)
+		return err == nil && fi.IsDir()
+	}
+	if d := os.Getenv("RDB_CORPUS"); d != "" && isDir(d) {
 		return d
 	}
+	// The repository root is the first directory upwards holding go.mod.
 	_, file, _, _ := runtime.Caller(0)
-	d := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus")
-	if _, err := os.Stat(d); err != nil {
-		t.Skip("no RDB corpus: set RDB_CORPUS")
+	for dir := filepath.Dir(file); ; {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			if c := filepath.Join(dir, "..", "shared", "corpus"); isDir(c) {
+				return c
+			}
+			return ""
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+})
+
+// CorpusDir returns the corpus directory, or skips the test when there is
+// none.
+func CorpusDir(t testing.TB) string {
+	t.Helper()
+	d := CorpusLocation()
+	if d == "" {
+		t.Skip("RDB corpus not found: set RDB_CORPUS or put shared/corpus beside the repository")
 	}
 	return d
 }
