@@ -30,7 +30,12 @@ type Stats struct {
 	MemberExpiresConverted int64
 	RecordsDropped         int64 // functions, KeyDB aux fields the sink could not carry
 
-	BytesRead int64
+	// KeysVanished counts keys a SCAN source listed that were deleted or
+	// expired on the source before they could be dumped (not read, so not
+	// in KeysRead).
+	KeysVanished int64
+
+	BytesRead int64 // bytes of the snapshot; keys for SCAN sources
 	Duration  time.Duration
 	Source    SourceInfo
 	Failures  []restore.Failure // the first failures (up to 1000)
@@ -65,7 +70,8 @@ var errExpired = errors.New("expired")
 // Run reads every record of src, applies the options' filters and
 // transforms to its keys, and writes them to sink. It stops at the first
 // error of the source or the sink, or when ctx is done; per-key failures
-// are counted in Stats and do not stop it.
+// are counted in Stats and do not stop it. Run closes sink on every path;
+// a file sink is removed rather than completed when the transfer fails.
 func Run(ctx context.Context, src Source, sink Sink, opts ...Option) (Stats, error) {
 	var cfg config
 	for _, o := range opts {
@@ -75,6 +81,13 @@ func Run(ctx context.Context, src Source, sink Sink, opts ...Option) (Stats, err
 	var st Stats
 	r, err := src.Open(ctx)
 	if err != nil {
+		// The sink is Run's to close, whatever happens (a server sink holds
+		// connections and goroutines).
+		if a, ok := sink.(interface{ abort() }); ok {
+			a.abort()
+		} else {
+			sink.Close(ctx)
+		}
 		return st, fmt.Errorf("transfer: opening %v: %w", src, err)
 	}
 	defer r.Close()
@@ -105,6 +118,9 @@ func Run(ctx context.Context, src Source, sink Sink, opts ...Option) (Stats, err
 	st.MemberExpiresConverted = res.MemberExpiresConverted
 	st.RecordsDropped = res.RecordsDropped
 	st.BytesRead, _ = r.Progress()
+	if sr, ok := r.(ScanReporter); ok {
+		st.KeysVanished = sr.ScanStats().Skipped
+	}
 	st.Duration = time.Since(start)
 	st.Source = r.Info()
 	if cfg.progress != nil {

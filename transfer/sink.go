@@ -19,7 +19,7 @@ import (
 	"github.com/rdbferry/rdbferry/restore"
 )
 
-// Sink is where a transfer's records go.
+// Sink is where a transfer's records go. Run closes it, whatever happens.
 type Sink interface {
 	// Begin is called once, before the first record.
 	Begin(ctx context.Context, src SourceInfo) error
