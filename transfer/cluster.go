@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"strconv"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/rdbferry/rdbferry/internal/resp"
+	"github.com/rdbferry/rdbferry/internal/server"
 	"github.com/rdbferry/rdbferry/rdb"
 )
 
@@ -74,21 +73,21 @@ type clusterSource struct {
 	perNode func(string) Source
 }
 
-func (s *clusterSource) String() string { return "cluster " + redactURL(s.url) }
+func (s *clusterSource) String() string { return "cluster " + server.Redact(s.url) }
 
 func (s *clusterSource) Open(ctx context.Context) (Reader, error) {
-	ep, err := parseServerURL(s.url)
+	ep, err := server.ParseURL(s.url)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("transfer: %w", err)
 	}
 	masters, err := discoverMasters(ctx, ep, s.opts)
 	if err != nil {
-		return nil, fmt.Errorf("cluster %s: %w", ep.addr, err)
+		return nil, fmt.Errorf("cluster %s: %w", ep.Addr, err)
 	}
 	if masters == nil {
 		return s.perNode(s.url).Open(ctx) // not a cluster
 	}
-	name := "cluster " + ep.redacted + " (masters " + strings.Join(masters, ", ") + ")"
+	name := "cluster " + ep.Redacted + " (masters " + strings.Join(masters, ", ") + ")"
 	cctx, cancel := context.WithCancel(ctx)
 	r := &clusterReader{
 		name:     name,
@@ -103,7 +102,7 @@ func (s *clusterSource) Open(ctx context.Context) (Reader, error) {
 		function: map[string]bool{},
 	}
 	for _, addr := range masters {
-		u := *ep.u
+		u, _ := url.Parse(s.url) // parsed above: cannot fail
 		u.Host = addr
 		n := &clusterNode{addr: addr, url: u.String()}
 		n.total.Store(-1)
@@ -118,159 +117,29 @@ func (s *clusterSource) Open(ctx context.Context) (Reader, error) {
 
 // discoverMasters returns the masters' addresses in the order of their
 // first slots, or nil when the server has no cluster support.
-func discoverMasters(ctx context.Context, ep serverURL, opts ClusterOptions) ([]string, error) {
-	c, err := dialServer(ctx, ep, ep.addr, opts.TLS, opts.DialTimeout)
+func discoverMasters(ctx context.Context, ep server.Endpoint, opts ClusterOptions) ([]string, error) {
+	c, err := server.Connect(ctx, ep, ep.Addr, server.Options{TLS: opts.TLS, Timeout: opts.DialTimeout})
 	if err != nil {
 		return nil, err
 	}
-	defer c.nc.Close()
-	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
-	defer stop()
-	c.nc.SetDeadline(time.Now().Add(opts.DialTimeout))
-
-	var masters []string
-	x, err := c.do("CLUSTER", "SHARDS")
-	if err == nil {
-		masters, err = parseShardMasters(x, ep)
-	} else if isServerError(err) && !clusterDisabled(err) {
-		x, err = c.do("CLUSTER", "SLOTS")
-		if err == nil {
-			masters, err = parseSlotMasters(x, ep)
-		} else if isServerError(err) && !clusterDisabled(err) {
-			err = fmt.Errorf("CLUSTER SLOTS: %w", err)
-		}
+	defer c.Close()
+	dctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
+	defer cancel()
+	ranges, err := c.Slots(dctx, ep)
+	if err == server.ErrNotCluster {
+		return nil, nil
 	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if clusterDisabled(err) {
-			return nil, nil
-		}
 		return nil, err
 	}
+	masters := server.Masters(ranges)
 	if len(masters) == 0 {
 		return nil, errors.New("the cluster has no master serving slots")
 	}
 	return masters, nil
-}
-
-func isServerError(err error) bool {
-	var se *resp.ServerError
-	return errors.As(err, &se)
-}
-
-func clusterDisabled(err error) bool {
-	return isServerError(err) && strings.Contains(err.Error(), "cluster support disabled")
-}
-
-// nodeAddr returns host:port of a node, with the seed's host for a node
-// that does not know its address ("" or "?").
-func nodeAddr(host string, port int64, ep serverURL) string {
-	if host == "" || host == "?" {
-		host = ep.host
-	}
-	return net.JoinHostPort(host, strconv.FormatInt(port, 10))
-}
-
-// parseShardMasters reads the masters from a CLUSTER SHARDS reply, in the
-// order of their first slots.
-func parseShardMasters(x resp.Reply, ep serverURL) ([]string, error) {
-	type shard struct {
-		first int64
-		addr  string
-	}
-	var shards []shard
-	for _, sh := range x.Elems {
-		var slots, nodes []resp.Reply
-		for i := 0; i+1 < len(sh.Elems); i += 2 {
-			switch string(sh.Elems[i].Str) {
-			case "slots":
-				slots = sh.Elems[i+1].Elems
-			case "nodes":
-				nodes = sh.Elems[i+1].Elems
-			}
-		}
-		if len(slots) < 2 {
-			continue // no slots: nothing to read
-		}
-		first := slots[0].Int
-		for i := 2; i < len(slots); i += 2 {
-			first = min(first, slots[i].Int)
-		}
-		addr, failed := "", ""
-		for _, n := range nodes {
-			f := map[string]resp.Reply{}
-			for i := 0; i+1 < len(n.Elems); i += 2 {
-				f[string(n.Elems[i].Str)] = n.Elems[i+1]
-			}
-			if string(f["role"].Str) != "master" {
-				continue
-			}
-			host := string(f["endpoint"].Str)
-			if host == "" || host == "?" {
-				host = string(f["ip"].Str)
-			}
-			port := f["port"].Int
-			if tp := f["tls-port"].Int; tp != 0 && (ep.tls || port == 0) {
-				port = tp
-			}
-			if health := string(f["health"].Str); health == "fail" {
-				failed += " " + nodeAddr(host, port, ep) + " (health " + health + ")"
-				continue
-			}
-			addr = nodeAddr(host, port, ep)
-		}
-		if addr == "" {
-			return nil, fmt.Errorf("CLUSTER SHARDS: the shard of slot %d has no healthy master:%s", first, failed)
-		}
-		shards = append(shards, shard{first, addr})
-	}
-	for i := 1; i < len(shards); i++ { // insertion sort: a handful of shards
-		for j := i; j > 0 && shards[j].first < shards[j-1].first; j-- {
-			shards[j], shards[j-1] = shards[j-1], shards[j]
-		}
-	}
-	out := make([]string, 0, len(shards))
-	for _, s := range shards {
-		out = appendUnique(out, s.addr)
-	}
-	return out, nil
-}
-
-// parseSlotMasters reads the masters from a CLUSTER SLOTS reply.
-func parseSlotMasters(x resp.Reply, ep serverURL) ([]string, error) {
-	type rng struct {
-		first int64
-		addr  string
-	}
-	var ranges []rng
-	for _, e := range x.Elems {
-		if len(e.Elems) < 3 || len(e.Elems[2].Elems) < 2 {
-			return nil, fmt.Errorf("CLUSTER SLOTS: unexpected entry %.200s", e.String())
-		}
-		m := e.Elems[2]
-		ranges = append(ranges, rng{e.Elems[0].Int, nodeAddr(string(m.Elems[0].Str), m.Elems[1].Int, ep)})
-	}
-	for i := 1; i < len(ranges); i++ {
-		for j := i; j > 0 && ranges[j].first < ranges[j-1].first; j-- {
-			ranges[j], ranges[j-1] = ranges[j-1], ranges[j]
-		}
-	}
-	var out []string
-	for _, r := range ranges {
-		out = appendUnique(out, r.addr)
-	}
-	return out, nil
-}
-
-func appendUnique(list []string, s string) []string {
-	for _, x := range list {
-		if x == s {
-			return list
-		}
-	}
-	return append(list, s)
 }
 
 // clusterReader merges the records of the nodes' Readers.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"runtime"
 	"strconv"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/rdbferry/rdbferry/internal/rdbtest"
 	"github.com/rdbferry/rdbferry/internal/redistest"
-	"github.com/rdbferry/rdbferry/internal/resp"
 	"github.com/rdbferry/rdbferry/rdb"
 )
 
@@ -264,48 +262,5 @@ func TestClusterCancelLeavesNoGoroutines(t *testing.T) {
 	var left []string
 	if waitFor(2*time.Second, func() bool { left = transferGoroutines(); return len(left) == 0 }) != nil {
 		t.Errorf("%d goroutines left after Close:\n%s", len(left), strings.Join(left, "\n\n"))
-	}
-}
-
-func TestClusterDiscoveryReplies(t *testing.T) {
-	t.Parallel()
-	ep, err := parseServerURL("rediss+scan://u:p@seed.example:7000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	str := func(s string) resp.Reply { return resp.Reply{Kind: resp.Bulk, Str: []byte(s)} }
-	num := func(n int64) resp.Reply { return resp.Reply{Kind: resp.Int, Int: n} }
-	arr := func(e ...resp.Reply) resp.Reply { return resp.Reply{Kind: resp.Array, Elems: e} }
-	node := func(ip, endpoint string, port, tlsPort int64, role, health string) resp.Reply {
-		return arr(str("id"), str("x"), str("port"), num(port), str("tls-port"), num(tlsPort), str("ip"), str(ip),
-			str("endpoint"), str(endpoint), str("role"), str(role), str("health"), str(health))
-	}
-	shards := arr(
-		arr(str("slots"), arr(num(10923), num(16383)), str("nodes"), arr(
-			node("10.0.0.3", "node3.example", 0, 6380, "master", "online"),
-			node("10.0.0.4", "node4.example", 0, 6380, "replica", "online"))),
-		arr(str("slots"), arr(num(5461), num(10922), num(0), num(100)), str("nodes"), arr(
-			node("10.0.0.2", "?", 6379, 6380, "master", "online"))),
-		arr(str("slots"), arr(), str("nodes"), arr(node("10.0.0.9", "", 6379, 0, "master", "online"))),
-	)
-	got, err := parseShardMasters(shards, ep)
-	if want := "[10.0.0.2:6380 node3.example:6380]"; err != nil || fmt.Sprint(got) != want {
-		t.Errorf("SHARDS: %v, %v; want %s", got, err, want)
-	}
-	slots := arr(
-		arr(num(5461), num(10922), arr(str("10.0.0.2"), num(7001), str("id2")), arr(str("10.0.0.5"), num(7004), str("id5"))),
-		arr(num(0), num(5460), arr(str(""), num(7000), str("id1"))),
-		arr(num(10923), num(16383), arr(str("?"), num(7002), str("id3"))),
-	)
-	got, err = parseSlotMasters(slots, ep)
-	if want := "[seed.example:7000 10.0.0.2:7001 seed.example:7002]"; err != nil || fmt.Sprint(got) != want {
-		t.Errorf("SLOTS: %v, %v; want %s", got, err, want)
-	}
-	if _, err := parseSlotMasters(arr(arr(num(0))), ep); err == nil {
-		t.Error("malformed SLOTS accepted")
-	}
-	failed := arr(arr(str("slots"), arr(num(0), num(16383)), str("nodes"), arr(node("10.0.0.1", "", 6379, 0, "master", "fail"))))
-	if _, err := parseShardMasters(failed, ep); err == nil {
-		t.Error("a shard without a healthy master accepted")
 	}
 }

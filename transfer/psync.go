@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rdbferry/rdbferry/internal/resp"
+	"github.com/rdbferry/rdbferry/internal/server"
 	"github.com/rdbferry/rdbferry/rdb"
 )
 
@@ -84,45 +85,14 @@ type psyncSource struct {
 	opts PSYNCOptions
 }
 
-// psyncEndpoint is what the URL of a PSYNC source says.
-type psyncEndpoint struct {
-	addr     string
-	tls      bool
-	username string
-	password string
-	hasAuth  bool
-}
-
-func parsePSYNCURL(raw string) (psyncEndpoint, error) {
-	var e psyncEndpoint
-	u, err := url.Parse(raw)
+// parsePSYNCURL parses the URL of a PSYNC source: redis:// or rediss://.
+func parsePSYNCURL(raw string) (server.Endpoint, error) {
+	e, err := server.ParseURL(raw)
 	if err != nil {
-		return e, fmt.Errorf("psync: bad URL: %w", errors.Unwrap(err))
+		return e, fmt.Errorf("psync: %w", err)
 	}
-	switch u.Scheme {
-	case "redis":
-	case "rediss":
-		e.tls = true
-	default:
-		return e, fmt.Errorf("psync: URL %q: scheme must be redis:// or rediss://", u.Redacted())
-	}
-	host, port := u.Hostname(), u.Port()
-	if host == "" {
-		return e, fmt.Errorf("psync: URL %q has no host", u.Redacted())
-	}
-	if port == "" {
-		port = "6379"
-	}
-	e.addr = net.JoinHostPort(host, port)
-	if u.User != nil {
-		e.hasAuth = true
-		e.username = u.User.Username()
-		if p, set := u.User.Password(); set {
-			e.password = p
-		} else {
-			// redis://password@host: a password without a user name.
-			e.username, e.password = "", e.username
-		}
+	if e.Variant != "" {
+		return e, fmt.Errorf("psync: URL %q: scheme must be redis:// or rediss://", e.Redacted)
 	}
 	return e, nil
 }
@@ -135,7 +105,7 @@ func (s *psyncSource) String() string {
 		}
 		return "psync (bad URL)"
 	}
-	return "psync " + e.addr
+	return "psync " + e.Addr
 }
 
 // Open connects, performs the replica handshake and returns a Reader of
@@ -145,7 +115,7 @@ func (s *psyncSource) Open(ctx context.Context) (Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := "psync " + ep.addr
+	name := "psync " + ep.Addr
 	opts := s.opts
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = psyncDefaultDialTimeout
@@ -154,7 +124,7 @@ func (s *psyncSource) Open(ctx context.Context) (Reader, error) {
 		opts.AckInterval = psyncDefaultAckInterval
 	}
 
-	nc, err := psyncDial(ctx, ep, opts)
+	nc, err := server.DialTLS(ctx, ep, ep.Addr, server.Options{TLS: opts.TLS, Timeout: opts.DialTimeout})
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, fmt.Errorf("%s: %w", name, cerr)
@@ -206,34 +176,6 @@ func (s *psyncSource) Open(ctx context.Context) (Reader, error) {
 	sr.info.ReplID = info.replID
 	sr.info.ReplOffset = info.offset
 	return &psyncReader{sr: sr, c: c, ctx: ctx, name: name, eofFraming: info.mark != nil}, nil
-}
-
-// psyncDial connects to the endpoint, with TLS for rediss://.
-func psyncDial(ctx context.Context, ep psyncEndpoint, opts PSYNCOptions) (net.Conn, error) {
-	d := net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}
-	nc, err := d.DialContext(ctx, "tcp", ep.addr)
-	if err != nil {
-		return nil, err
-	}
-	if !ep.tls {
-		return nc, nil
-	}
-	cfg := &tls.Config{}
-	if opts.TLS != nil {
-		cfg = opts.TLS.Clone()
-	}
-	if cfg.ServerName == "" {
-		host, _, _ := net.SplitHostPort(ep.addr)
-		cfg.ServerName = host
-	}
-	tc := tls.Client(nc, cfg)
-	hctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
-	defer cancel()
-	if err := tc.HandshakeContext(hctx); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("TLS handshake: %w", err)
-	}
-	return tc, nil
 }
 
 // psyncDeadlineReader reads from the connection with a deadline renewed
@@ -318,7 +260,7 @@ func (c *psyncConn) Close() error {
 type psyncHandshake struct {
 	ctx  context.Context
 	c    *psyncConn
-	ep   psyncEndpoint
+	ep   server.Endpoint
 	name string
 }
 
@@ -337,10 +279,10 @@ const psyncScanHint = "; if replication is not available on this server (managed
 
 func (h *psyncHandshake) run(opts PSYNCOptions) (psyncPayload, error) {
 	var p psyncPayload
-	if h.ep.hasAuth {
-		args := []string{"AUTH", h.ep.password}
-		if h.ep.username != "" {
-			args = []string{"AUTH", h.ep.username, h.ep.password}
+	if h.ep.HasAuth {
+		args := []string{"AUTH", h.ep.Password}
+		if h.ep.Username != "" {
+			args = []string{"AUTH", h.ep.Username, h.ep.Password}
 		}
 		if _, err := h.do("AUTH", args...); err != nil {
 			return p, err
@@ -478,8 +420,8 @@ func (h *psyncHandshake) refused(step string, err error) error {
 		return fmt.Errorf("%s: %s: %w", h.name, step, err)
 	}
 	user := "the default user"
-	if h.ep.username != "" {
-		user = fmt.Sprintf("user %q", h.ep.username)
+	if h.ep.Username != "" {
+		user = fmt.Sprintf("user %q", h.ep.Username)
 	}
 	switch se.Code() {
 	case "NOAUTH":

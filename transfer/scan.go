@@ -1,16 +1,12 @@
 package transfer
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"io"
-	"net"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rdbferry/rdbferry/internal/resp"
+	"github.com/rdbferry/rdbferry/internal/server"
 	"github.com/rdbferry/rdbferry/rdb"
 )
 
@@ -125,21 +122,21 @@ type scanSource struct {
 	forcePTTL bool // tests: behave as on a server without PEXPIRETIME
 }
 
-func (s *scanSource) String() string { return "scan " + redactURL(s.url) }
+func (s *scanSource) String() string { return "scan " + server.Redact(s.url) }
 
 // Open connects, logs in and learns the server's flavor, version and
 // databases.
 func (s *scanSource) Open(ctx context.Context) (Reader, error) {
-	ep, err := parseServerURL(s.url)
+	ep, err := server.ParseURL(s.url)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("transfer: %w", err)
 	}
-	if ep.variant != "" && ep.variant != "scan" {
-		return nil, fmt.Errorf("transfer: URL %s: scheme %s is not for a scan source (want redis, rediss, redis+scan or rediss+scan)", ep.redacted, ep.scheme)
+	if ep.Variant != "" && ep.Variant != "scan" {
+		return nil, fmt.Errorf("transfer: URL %s is not for a scan source (want redis, rediss, redis+scan or rediss+scan)", ep.Redacted)
 	}
 	opts := s.opts.withDefaults()
-	name := "scan " + ep.addr
-	c, err := dialServer(ctx, ep, ep.addr, opts.TLS, opts.DialTimeout)
+	name := "scan " + ep.Addr
+	c, err := server.Connect(ctx, ep, ep.Addr, server.Options{TLS: opts.TLS, Timeout: opts.DialTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -153,7 +150,7 @@ func (s *scanSource) Open(ctx context.Context) (Reader, error) {
 		seed:     maphash.MakeSeed(),
 		info:     SourceInfo{Name: name},
 	}
-	r.stop = context.AfterFunc(ctx, func() { c.nc.Close() })
+	r.stop = context.AfterFunc(ctx, func() { c.NC.Close() })
 	if err := r.setup(ep, s.forcePTTL); err != nil {
 		r.Close()
 		if ctx.Err() != nil {
@@ -172,7 +169,7 @@ func (s *scanSource) Open(ctx context.Context) (Reader, error) {
 type scanReader struct {
 	name     string
 	opts     ScanOptions
-	c        *serverConn
+	c        *server.Conn
 	ctx      context.Context
 	stop     func() bool
 	pipeline int
@@ -222,25 +219,25 @@ var (
 	cmdPTTL        = []byte("PTTL")
 )
 
-func (r *scanReader) setup(ep serverURL, forcePTTL bool) error {
+func (r *scanReader) setup(ep server.Endpoint, forcePTTL bool) error {
 	c := r.c
-	c.nc.SetDeadline(time.Now().Add(r.opts.DialTimeout))
-	defer c.nc.SetDeadline(time.Time{})
+	c.NC.SetDeadline(time.Now().Add(r.opts.DialTimeout))
+	defer c.NC.SetDeadline(time.Time{})
 
-	flavor, release, err := c.detect()
+	info, err := c.Detect(context.Background())
 	if err != nil {
 		return err
 	}
-	r.info.Flavor = flavor
-	if t, err := rdb.TargetFor(flavor, release); err == nil {
+	r.info.Flavor = info.Flavor
+	if t, err := rdb.TargetFor(info.Flavor, info.Release); err == nil {
 		r.info.Version = t.Version // until the first payload tells
 	}
 
 	keyspace := map[int]int64{}
-	x, err := c.do("INFO", "keyspace")
+	x, err := c.Do(context.Background(), "INFO", "keyspace")
 	haveKeyspace := err == nil
 	if haveKeyspace {
-		for k, v := range infoFields(x.Str) {
+		for k, v := range server.InfoFields(x.Str) {
 			db, err := strconv.Atoi(strings.TrimPrefix(k, "db"))
 			if !strings.HasPrefix(k, "db") || err != nil {
 				continue
@@ -255,8 +252,8 @@ func (r *scanReader) setup(ep serverURL, forcePTTL bool) error {
 	switch {
 	case len(r.opts.DBs) > 0:
 		r.dbs = append([]int(nil), r.opts.DBs...)
-	case ep.hasDB:
-		r.dbs = []int{ep.db}
+	case ep.HasDB:
+		r.dbs = []int{ep.DB}
 	case haveKeyspace:
 		for db := range keyspace {
 			r.dbs = append(r.dbs, db)
@@ -283,7 +280,7 @@ func (r *scanReader) setup(ep serverURL, forcePTTL bool) error {
 	r.pexpiretime = true
 	if forcePTTL {
 		r.pexpiretime = false
-	} else if _, err := c.do("PEXPIRETIME", "rdbferry:probe:\x00"); err != nil {
+	} else if _, err := c.Do(context.Background(), "PEXPIRETIME", "rdbferry:probe:\x00"); err != nil {
 		var se *resp.ServerError
 		if !errors.As(err, &se) {
 			return fmt.Errorf("PEXPIRETIME: %w", err)
@@ -345,8 +342,8 @@ func (r *scanReader) nextKey() (*rdb.Key, error) {
 		if err := r.fill(); err != nil {
 			return nil, err
 		}
-		if r.c.w.Buffered() > 0 {
-			if err := r.c.w.Flush(); err != nil {
+		if r.c.W.Buffered() > 0 {
+			if err := r.c.W.Flush(); err != nil {
 				return nil, err
 			}
 		}
@@ -373,7 +370,7 @@ func (r *scanReader) nextKey() (*rdb.Key, error) {
 // selectDB starts reading database db (nothing is in flight).
 func (r *scanReader) selectDB(db int) error {
 	if db != r.curDB {
-		if _, err := r.c.do("SELECT", strconv.Itoa(db)); err != nil {
+		if _, err := r.c.Do(context.Background(), "SELECT", strconv.Itoa(db)); err != nil {
 			return fmt.Errorf("SELECT %d: %w", db, err)
 		}
 		r.curDB = db
@@ -389,7 +386,7 @@ func (r *scanReader) selectDB(db int) error {
 // fill writes commands: the next SCAN when the queue of scanned keys runs
 // low, and key pairs up to the pipeline depth once half of it has drained.
 func (r *scanReader) fill() error {
-	w := r.c.w
+	w := r.c.W
 	if r.ihead > 0 && r.ihead*2 >= len(r.inflight) {
 		n := copy(r.inflight, r.inflight[r.ihead:])
 		clear(r.inflight[n:])
@@ -486,7 +483,7 @@ var errConnClosed = errors.New("the server closed the connection")
 // readReply reads the next reply. A connection closed between replies is
 // an error here, never the io.EOF that would end the source cleanly.
 func (r *scanReader) readReply() (resp.Reply, error) {
-	x, err := r.c.r.ReadReply()
+	x, err := r.c.R.ReadReply()
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		err = errConnClosed
 	}
@@ -577,184 +574,8 @@ func (r *scanReader) Close() error {
 	if !r.stop() {
 		return nil // closed when the context was done
 	}
-	return r.c.nc.Close()
+	return r.c.NC.Close()
 }
 
 // Connections. These are minimal versions of restore's dialConn, client.do,
 // infoFields, detect and parseURL (unexported there).
-
-// serverURL is what a redis:// URL says about reaching and logging into a
-// server.
-type serverURL struct {
-	u        *url.URL
-	scheme   string // as written
-	variant  string // after '+': "scan", …
-	redacted string
-	tls      bool
-	host     string
-	addr     string
-	username string
-	password string
-	hasAuth  bool
-	db       int
-	hasDB    bool
-}
-
-// parseServerURL parses redis[s][+variant]://[user:password@]host[:port][/db].
-func parseServerURL(raw string) (serverURL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return serverURL{}, fmt.Errorf("transfer: bad URL: %w", err)
-	}
-	e := serverURL{u: u, scheme: u.Scheme, redacted: u.Redacted()}
-	base, variant, _ := strings.Cut(u.Scheme, "+")
-	e.variant = variant
-	switch base {
-	case "redis":
-	case "rediss":
-		e.tls = true
-	default:
-		return serverURL{}, fmt.Errorf("transfer: URL %s: scheme must be redis or rediss (optionally with +scan)", e.redacted)
-	}
-	e.host = u.Hostname()
-	port := u.Port()
-	if e.host == "" {
-		return serverURL{}, fmt.Errorf("transfer: URL %s has no host", e.redacted)
-	}
-	if port == "" {
-		port = "6379"
-	}
-	e.addr = net.JoinHostPort(e.host, port)
-	if u.User != nil {
-		e.hasAuth = true
-		e.username = u.User.Username()
-		if p, set := u.User.Password(); set {
-			e.password = p
-		} else {
-			// redis://password@host: a password without a user name.
-			e.username, e.password = "", u.User.Username()
-		}
-	}
-	if p := strings.TrimLeft(u.Path, "/"); p != "" {
-		db, err := strconv.Atoi(p)
-		if err != nil || db < 0 {
-			return serverURL{}, fmt.Errorf("transfer: URL %s: bad database %q", e.redacted, p)
-		}
-		e.db, e.hasDB = db, true
-	}
-	return e, nil
-}
-
-// redactURL hides the password of a URL for messages.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(bad URL)"
-	}
-	return u.Redacted()
-}
-
-// serverConn is a connection for setup queries and pipelines.
-type serverConn struct {
-	nc net.Conn
-	w  *resp.Writer
-	r  *resp.Reader
-}
-
-// dialServer connects to addr, with TLS for rediss URLs, and logs in with
-// the URL's credentials.
-func dialServer(ctx context.Context, ep serverURL, addr string, tlsCfg *tls.Config, timeout time.Duration) (*serverConn, error) {
-	d := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	if ep.tls {
-		cfg := &tls.Config{}
-		if tlsCfg != nil {
-			cfg = tlsCfg.Clone()
-		}
-		if cfg.ServerName == "" {
-			host, _, _ := net.SplitHostPort(addr)
-			cfg.ServerName = host
-		}
-		tc := tls.Client(nc, cfg)
-		hctx, cancel := context.WithTimeout(ctx, timeout)
-		err := tc.HandshakeContext(hctx)
-		cancel()
-		if err != nil {
-			nc.Close()
-			return nil, fmt.Errorf("TLS handshake: %w", err)
-		}
-		nc = tc
-	}
-	c := &serverConn{nc: nc, w: resp.NewWriter(nc), r: resp.NewReaderSize(nc, 64<<10)}
-	if ep.hasAuth {
-		args := []string{"AUTH", ep.password}
-		if ep.username != "" {
-			args = []string{"AUTH", ep.username, ep.password}
-		}
-		nc.SetDeadline(time.Now().Add(timeout))
-		_, err := c.do(args...)
-		nc.SetDeadline(time.Time{})
-		if err != nil {
-			nc.Close()
-			return nil, fmt.Errorf("AUTH: %w", err)
-		}
-	}
-	return c, nil
-}
-
-// do sends one command and returns its reply (a deep copy); an error reply
-// is returned as a *resp.ServerError.
-func (c *serverConn) do(args ...string) (resp.Reply, error) {
-	if err := c.w.WriteCommandStrings(args...); err != nil {
-		return resp.Reply{}, err
-	}
-	if err := c.w.Flush(); err != nil {
-		return resp.Reply{}, err
-	}
-	x, err := c.r.ReadReply()
-	if err != nil {
-		return resp.Reply{}, err
-	}
-	if err := x.Err(); err != nil {
-		return resp.Reply{}, err
-	}
-	return x.Clone(), nil
-}
-
-// detect returns the server's flavor and release ("7.0.15").
-func (c *serverConn) detect() (rdb.Flavor, string, error) {
-	x, err := c.do("INFO", "server")
-	if err != nil {
-		return 0, "", fmt.Errorf("INFO server: %w", err)
-	}
-	f := infoFields(x.Str)
-	flavor, release := rdb.FlavorRedis, f["redis_version"]
-	if v := f["valkey_version"]; v != "" || f["server_name"] == "valkey" {
-		flavor = rdb.FlavorValkey
-		if v != "" {
-			release = v
-		}
-	} else if x, err := c.do("COMMAND", "INFO", "EXPIREMEMBER"); err == nil && len(x.Elems) > 0 && !x.Elems[0].IsNil() {
-		flavor = rdb.FlavorKeyDB // the EXPIREMEMBER command exists only in KeyDB
-	}
-	if release == "" {
-		return 0, "", errors.New("INFO server reports no version")
-	}
-	return flavor, release, nil
-}
-
-// infoFields parses an INFO reply into its key:value lines.
-func infoFields(b []byte) map[string]string {
-	m := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if k, v, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(line, "#") {
-			m[k] = v
-		}
-	}
-	return m
-}
