@@ -55,6 +55,7 @@ demo: deps
 bench:
 	$(GO) run ./internal/benchcmd/parsebench -size 256MB
 	$(GO) test -run '^$$' -bench . -benchmem ./rdb
+	$(GO) run ./internal/benchcmd/ingestbench
 
 ## fuzz: run each Fuzz* target of ./rdb for FUZZTIME
 fuzz:

@@ -31,6 +31,16 @@ type conn struct {
 	db       int // database selected on nc
 	closing  bool
 	failures int // failed dials in a row
+	pending  int // entries at the end of inflight written to rw but not flushed
+}
+
+// lowLocked reports whether the server is running short of commands: few of
+// those in flight have been flushed to it. The sender holds small writes
+// back while the server has enough to do, so that it gets them in large
+// segments rather than one key per packet (a server spends much of its time
+// per read and reply write, not per command). c.mu is held.
+func (c *conn) lowLocked() bool {
+	return len(c.inflight)-c.pending <= c.w.opts.Pipeline/4
 }
 
 func newConn(w *Writer, n *node) *conn {
@@ -63,7 +73,7 @@ func (c *conn) run() {
 	var writes []*job
 	for {
 		c.mu.Lock()
-		for len(c.queue) == 0 && !c.closing {
+		for len(c.queue) == 0 && !c.closing && !(c.pending > 0 && c.nc != nil && c.lowLocked()) {
 			c.mu.Unlock()
 			select {
 			case <-c.wake:
@@ -97,6 +107,7 @@ func (c *conn) run() {
 			writes = append(writes, j)
 		}
 		c.queue = c.queue[:0]
+		c.pending += len(writes)
 		rw, gen := c.rw, c.gen
 		c.mu.Unlock()
 
@@ -121,7 +132,18 @@ func (c *conn) run() {
 			}
 		}
 		if err == nil {
-			err = rw.Flush()
+			// Flush once the queue is drained, unless the server still has
+			// plenty to do: then more keys may join this segment, and the
+			// receiver wakes the sender when the server runs short.
+			c.mu.Lock()
+			flush := len(c.queue) == 0 && (c.gen != gen || c.lowLocked())
+			if flush {
+				c.pending = 0
+			}
+			c.mu.Unlock()
+			if flush {
+				err = rw.Flush()
+			}
 		}
 		if err != nil {
 			c.broken(gen, err)
@@ -170,7 +192,7 @@ func (c *conn) connect() {
 		return
 	}
 	c.failures = 0
-	c.nc, c.rw, c.db = nc, rw, 0
+	c.nc, c.rw, c.db, c.pending = nc, rw, 0, 0
 	c.gen++
 	gen := c.gen
 	w.wg.Add(1)
@@ -200,7 +222,11 @@ func (c *conn) receive(nc net.Conn, rd *resp.Reader, gen int) {
 		j := c.inflight[0]
 		if j == selectJob {
 			c.inflight = c.inflight[1:]
+			wake := c.pending > 0 && c.lowLocked()
 			c.mu.Unlock()
+			if wake {
+				c.signal()
+			}
 			if e := serverError(x); e != nil {
 				// Commands pipelined after a failed SELECT would land in
 				// another database: stop.
@@ -211,10 +237,15 @@ func (c *conn) receive(nc net.Conn, rd *resp.Reader, gen int) {
 			continue
 		}
 		done := j.onReply(x)
+		wake := false
 		if done {
 			c.inflight = c.inflight[1:]
+			wake = c.pending > 0 && c.lowLocked()
 		}
 		c.mu.Unlock()
+		if wake {
+			c.signal()
+		}
 		if done {
 			c.w.finish(j)
 		}
@@ -239,6 +270,7 @@ func (c *conn) broken(gen int, cause error) {
 		}
 	}
 	c.inflight = nil
+	c.pending = 0
 	closing := c.closing
 	if !closing {
 		c.queue = append(requeue, c.queue...)

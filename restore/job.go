@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +31,7 @@ type job struct {
 
 	viaCommands bool
 	renameIdx   int // command path: index of the RENAME/RENAMENX reply, or -1
-	conv        rdb.Conversion
+	conv        convCounts
 	pendingLost int
 
 	// Per attempt.
@@ -45,6 +46,14 @@ type job struct {
 	redirs   int // MOVED/ASK redirections
 	sent     int // times written to a connection
 	node     string
+}
+
+// convCounts is what succeed counts of a key's rdb.Conversion. The job
+// keeps only these, not the Conversion: its Raw points into the rdb.Reader's
+// buffer, which the next key overwrites.
+type convCounts struct {
+	reencoded, streamMetaDropped, metaDropped             bool
+	fieldTTLsDropped, memberExpStripped, memberExpConvert int
 }
 
 // selectJob is a SELECT the sender put before a job.
@@ -67,7 +76,10 @@ func (w *Writer) prepare(k *rdb.Key, db int) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &job{db: db, key: clone(k.Key), renameIdx: -1, conv: c}
+	j := &job{db: db, key: clone(k.Key), renameIdx: -1, conv: convCounts{
+		reencoded: c.Reencoded, streamMetaDropped: c.StreamMetaDropped, metaDropped: c.MetaDropped,
+		fieldTTLsDropped: c.FieldTTLsDropped, memberExpStripped: c.MemberExpiresStripped, memberExpConvert: c.MemberExpiresConverted,
+	}}
 	j.slot = keyslot.Slot(k.Key)
 	j.hash = uint32(maphash.Bytes(hashSeed, k.Key))
 	payloadLen := int64(len(c.Meta)) + int64(rdb.DumpPayloadLen(c.Raw))
@@ -87,16 +99,29 @@ func (w *Writer) prepare(k *rdb.Key, db int) (*job, error) {
 
 // serverAtLeast reports whether the target's release is at least major.minor.
 func (w *Writer) serverAtLeast(major, minor int) bool {
-	parts := strings.SplitN(w.info.Version, ".", 3)
-	if len(parts) < 2 {
-		return false
-	}
-	ma, _ := strconv.Atoi(parts[0])
-	mi, _ := strconv.Atoi(parts[1])
 	if w.info.Flavor == rdb.FlavorValkey {
 		return true // every Valkey release has what Redis 7.2 has
 	}
+	ma, mi, ok := w.targetRelease()
+	if !ok {
+		return false
+	}
 	return ma > major || ma == major && mi >= minor
+}
+
+// targetRelease returns the major and minor numbers of the target's release,
+// parsed once (serverAtLeast runs for every key).
+func (w *Writer) targetRelease() (major, minor int, ok bool) {
+	w.releaseOnce.Do(func() {
+		parts := strings.SplitN(w.info.Version, ".", 3)
+		if len(parts) < 2 {
+			return
+		}
+		w.relMajor, _ = strconv.Atoi(parts[0])
+		w.relMinor, _ = strconv.Atoi(parts[1])
+		w.relOK = true
+	})
+	return w.relMajor, w.relMinor, w.relOK
 }
 
 // buildRestore builds RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s|FREQ f].
@@ -117,7 +142,8 @@ func (w *Writer) buildRestore(j *job, k *rdb.Key, c rdb.Conversion) {
 		}
 	}
 	nargs := 4
-	var opts [][]byte
+	var optsBuf [4][]byte
+	opts := optsBuf[:0]
 	if replace {
 		opts = append(opts, []byte("REPLACE"))
 	}
@@ -139,11 +165,12 @@ func (w *Writer) buildRestore(j *job, k *rdb.Key, c rdb.Conversion) {
 	}
 	footer := rdb.DumpFooterWithMeta(meta, c.Type, c.Raw, version)
 	plen := len(meta) + 1 + len(c.Raw) + len(footer)
-	b := make([]byte, 0, len(k.Key)+plen+96)
+	b := w.buffer(len(k.Key) + plen + 96)
 	b = appendHeader(b, '*', int64(nargs))
 	b = appendBulk(b, []byte("RESTORE"))
 	b = appendBulk(b, k.Key)
-	b = appendBulk(b, []byte(strconv.FormatInt(ttl, 10)))
+	var num [20]byte
+	b = appendBulk(b, strconv.AppendInt(num[:0], ttl, 10))
 	b = appendHeader(b, '$', int64(plen))
 	b = append(b, meta...)
 	b = append(b, c.Type.Byte())
@@ -198,7 +225,11 @@ func (w *Writer) buildCommands(j *job, k *rdb.Key, c rdb.Conversion) error {
 }
 
 func (j *job) addCommand(cmd []byte) {
-	j.cmd = append(j.cmd, cmd...)
+	if j.cmd == nil {
+		j.cmd = cmd // the usual single command: no copy
+	} else {
+		j.cmd = append(j.cmd, cmd...)
+	}
 	j.ends = append(j.ends, len(j.cmd))
 }
 
@@ -305,7 +336,7 @@ func (w *Writer) finish(j *job) {
 		if delay > 2*time.Second || delay <= 0 {
 			delay = 2 * time.Second
 		}
-		time.AfterFunc(delay, func() { w.route(j) })
+		w.retryLater(j, delay)
 	default:
 		err := errors.New(e.Msg)
 		if retryable(code) {
@@ -328,23 +359,58 @@ func (w *Writer) existing(j *job, reply string) {
 func (w *Writer) succeed(j *job) {
 	s := &w.stats
 	s.written.Add(1)
-	if j.conv.Reencoded {
+	if j.conv.reencoded {
 		s.converted.Add(1)
 	}
 	if j.viaCommands {
 		s.viaCommands.Add(1)
 	}
-	s.fieldTTLs.Add(int64(j.conv.FieldTTLsDropped))
-	s.mxStripped.Add(int64(j.conv.MemberExpiresStripped))
-	s.mxConverted.Add(int64(j.conv.MemberExpiresConverted))
-	if j.conv.StreamMetaDropped {
+	s.fieldTTLs.Add(int64(j.conv.fieldTTLsDropped))
+	s.mxStripped.Add(int64(j.conv.memberExpStripped))
+	s.mxConverted.Add(int64(j.conv.memberExpConvert))
+	if j.conv.streamMetaDropped {
 		s.streamMeta.Add(1)
 	}
-	if j.conv.MetaDropped {
+	if j.conv.metaDropped {
 		s.metaDropped.Add(1)
 	}
 	s.pendingLost.Add(int64(j.pendingLost))
 	w.release(j)
+	w.recycle(j)
+}
+
+// Command buffers of up to maxRecycled bytes are reused for later keys,
+// in power-of-two size classes (Writer.bufs[c] holds buffers of capacity
+// 1<<c), so that a buffer is at most twice the command it carries.
+const (
+	minRecycledShift = 6
+	maxRecycledShift = 16
+	maxRecycled      = 1 << maxRecycledShift
+)
+
+// buffer returns an empty buffer of capacity at least n for a command.
+func (w *Writer) buffer(n int) []byte {
+	if n > maxRecycled {
+		return make([]byte, 0, n)
+	}
+	c := max(bits.Len(uint(n-1)), minRecycledShift)
+	if b, ok := w.bufs[c].Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 1<<c)
+}
+
+// recycle keeps the command buffer of an acknowledged job for later keys.
+// Only an acknowledged job's: the server answered its last command, so it
+// had every byte of the buffer and no sender still reads it.
+func (w *Writer) recycle(j *job) {
+	c := bits.Len(uint(cap(j.cmd))) - 1
+	if len(j.ends) != 1 || c < minRecycledShift || c > maxRecycledShift || cap(j.cmd) != 1<<c {
+		return
+	}
+	b := j.cmd[:0]
+	j.cmd = nil
+	w.bufs[c].Put(&b)
 }
 
 func appendHeader(dst []byte, c byte, n int64) []byte {

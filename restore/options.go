@@ -77,7 +77,8 @@ type Options struct {
 	// and the URL's host as server name; verification stays on unless the
 	// caller's config turns it off.
 	TLS *tls.Config
-	// DialTimeout bounds each connection attempt; default 10 s.
+	// DialTimeout bounds each connection attempt (for Dial, the whole
+	// setup: connecting, logging in and learning the server); default 10 s.
 	DialTimeout time.Duration
 	// MaxRetries bounds the attempts for a key on retryable replies
 	// (LOADING, BUSY, TRYAGAIN, CLUSTERDOWN, OOM, MASTERDOWN) and the

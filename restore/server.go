@@ -87,15 +87,24 @@ func (c *client) do(ctx context.Context, args ...string) (resp.Reply, error) {
 		c.nc.SetDeadline(dl)
 		defer c.nc.SetDeadline(time.Time{})
 	}
+	// A context cancelled without a deadline interrupts the round trip too.
+	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	ctxErr := func(err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
 	if err := c.w.WriteCommandStrings(args...); err != nil {
-		return resp.Reply{}, err
+		return resp.Reply{}, ctxErr(err)
 	}
 	if err := c.w.Flush(); err != nil {
-		return resp.Reply{}, err
+		return resp.Reply{}, ctxErr(err)
 	}
 	x, err := c.r.ReadReply()
 	if err != nil {
-		return resp.Reply{}, err
+		return resp.Reply{}, ctxErr(err)
 	}
 	if err := x.Err(); err != nil {
 		return resp.Reply{}, err

@@ -62,6 +62,10 @@ type Writer struct {
 	ep   endpoint
 	info ServerInfo
 
+	releaseOnce        sync.Once // parses info.Version for serverAtLeast
+	relMajor, relMinor int
+	relOK              bool
+
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 
@@ -78,6 +82,11 @@ type Writer struct {
 	fatal       error
 	closed      bool
 	lastRefresh time.Time
+
+	bufs [maxRecycledShift + 1]sync.Pool // *[]byte: command buffers of acknowledged jobs, by size class
+
+	waiting map[*job]*time.Timer // jobs waiting out a retry's backoff
+	timers  sync.WaitGroup       // their timers, until stopped or run
 
 	stats struct {
 		written, skippedExisting, skippedExpired, failed                         atomic.Int64
@@ -104,6 +113,9 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Writer, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
+	// DialTimeout bounds the whole setup: connection, login and queries.
+	ctx, cancelSetup := context.WithTimeout(ctx, opts.DialTimeout)
+	defer cancelSetup()
 	nc, cw, cr, err := dialConn(ctx, ep, ep.addr, &opts)
 	if err != nil {
 		return nil, fmt.Errorf("restore: connecting to %s: %w", ep.addr, err)
@@ -247,19 +259,23 @@ func (w *Writer) Write(ctx context.Context, k *rdb.Key) error {
 
 // acquire waits for room in the pipeline window.
 func (w *Writer) acquire(ctx context.Context, size int64) error {
-	stop := context.AfterFunc(ctx, func() {
-		w.mu.Lock()
-		w.cond.Broadcast()
-		w.mu.Unlock()
-	})
-	defer stop()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for w.outstanding > 0 && (w.outstanding >= w.limitJobs || w.outBytes+size > w.limitBytes) {
-		if w.fatal != nil || w.closed || ctx.Err() != nil {
-			break
+	full := func() bool {
+		return w.outstanding > 0 && (w.outstanding >= w.limitJobs || w.outBytes+size > w.limitBytes)
+	}
+	if full() {
+		// Wait; the end of ctx must wake the wait. (Registered only here:
+		// most keys find room at once.)
+		stop := context.AfterFunc(ctx, func() {
+			w.mu.Lock()
+			w.cond.Broadcast()
+			w.mu.Unlock()
+		})
+		defer stop()
+		for full() && w.fatal == nil && !w.closed && ctx.Err() == nil {
+			w.cond.Wait()
 		}
-		w.cond.Wait()
 	}
 	switch {
 	case w.fatal != nil:
@@ -274,12 +290,16 @@ func (w *Writer) acquire(ctx context.Context, size int64) error {
 	return nil
 }
 
-// release ends a job's hold on the window.
+// release ends a job's hold on the window. A full window wakes the waiting
+// Write once an eighth of it is free, not at every key: the writer then
+// queues keys in bursts instead of waking for each acknowledgement.
 func (w *Writer) release(j *job) {
 	w.mu.Lock()
 	w.outstanding--
 	w.outBytes -= j.size
-	w.cond.Broadcast()
+	if w.outstanding <= w.limitJobs-w.limitJobs/8 {
+		w.cond.Broadcast()
+	}
 	w.mu.Unlock()
 }
 
@@ -357,15 +377,50 @@ func (w *Writer) Close(ctx context.Context) (Stats, error) {
 		w.fatal = err
 	}
 	w.cond.Broadcast()
+	waiting := w.waiting
+	w.waiting = nil
 	w.mu.Unlock()
+	for j, tm := range waiting {
+		if tm.Stop() {
+			w.timers.Done()
+		}
+		w.fail(j, Failure{DB: j.db, Key: j.key, Node: j.node, Err: errors.New("restore: the Writer was closed while the key waited to be retried")})
+	}
 	w.cancel()
 	for _, n := range w.nodes {
 		for _, c := range n.conns {
 			c.shutdown()
 		}
 	}
+	w.timers.Wait()
 	w.wg.Wait()
 	return w.Stats(), err
+}
+
+// retryLater routes j again after delay, unless Close comes first: then j
+// fails before Close returns.
+func (w *Writer) retryLater(j *job, delay time.Duration) {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		w.fail(j, Failure{DB: j.db, Key: j.key, Node: j.node, Err: errors.New("restore: the Writer was closed before the key was acknowledged")})
+		return
+	}
+	if w.waiting == nil {
+		w.waiting = map[*job]*time.Timer{}
+	}
+	w.timers.Add(1)
+	w.waiting[j] = time.AfterFunc(delay, func() {
+		defer w.timers.Done()
+		w.mu.Lock()
+		_, ok := w.waiting[j] // else Close took it and failed it
+		delete(w.waiting, j)
+		w.mu.Unlock()
+		if ok {
+			w.route(j)
+		}
+	})
+	w.mu.Unlock()
 }
 
 // Stats returns the counts so far.
