@@ -203,9 +203,29 @@ func (c *conn) connect() {
 // receive is the receiver goroutine of one network connection.
 func (c *conn) receive(nc net.Conn, rd *resp.Reader, gen int) {
 	defer c.w.wg.Done()
+	timeout := c.w.opts.ReplyTimeout
+	var armed time.Time // when the read deadline was last pushed back
 	for {
+		// A connection with commands outstanding and no reply for a whole
+		// ReplyTimeout is dead (a network that drops without closing, a
+		// stuck server): break it, so they are sent again on a new one.
+		if now := time.Now(); now.Sub(armed) > timeout/8 {
+			nc.SetReadDeadline(now.Add(timeout))
+			armed = now
+		}
 		x, err := rd.ReadReply()
 		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				c.mu.Lock()
+				idle := c.gen == gen && len(c.inflight) == 0
+				c.mu.Unlock()
+				if idle {
+					armed = time.Time{} // nothing was awaited: keep waiting
+					continue
+				}
+				err = fmt.Errorf("no reply from %s for %v: %w", c.node.addr, timeout, err)
+			}
 			c.broken(gen, err)
 			return
 		}

@@ -219,6 +219,7 @@ type proxy struct {
 type pair struct {
 	client, server *net.TCPConn
 	hold           atomic.Bool // drop the server's replies
+	cut            atomic.Bool // counted as a cut
 	once           sync.Once
 }
 
@@ -334,10 +335,27 @@ func (p *proxy) upstream(pr *pair) {
 			switch event {
 			case "hold":
 				pr.hold.Store(true)
+				// A client that waits for the replies being dropped sends
+				// no more: cut anyway soon, as a real fault would.
+				time.AfterFunc(200*time.Millisecond, func() {
+					p.mu.Lock()
+					if pr.cut.CompareAndSwap(false, true) {
+						p.next++
+						p.cuts.Add(1)
+					}
+					p.mu.Unlock()
+					pr.kill()
+				})
 			case "cut":
 				pr.hold.Store(true)
 				time.Sleep(20 * time.Millisecond) // let the server execute what it got
-				p.cuts.Add(1)
+				if pr.cut.CompareAndSwap(false, true) {
+					p.cuts.Add(1)
+				} else {
+					p.mu.Lock()
+					p.next-- // the timer counted this cut already
+					p.mu.Unlock()
+				}
 				return
 			case "stall":
 				p.mu.Lock()
@@ -730,4 +748,57 @@ func TestDialUnresponsiveServer(t *testing.T) {
 			t.Errorf("Dial returned %v after %v", err, time.Since(start))
 		}
 	})
+}
+
+// TestSilentConnection: the first connection's replies never arrive (a
+// network that drops without closing). After ReplyTimeout the Writer gives
+// up on it and sends everything again on a new connection.
+func TestSilentConnection(t *testing.T) {
+	srv := redistest.Start(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", srv.Addr())
+			if err != nil {
+				c.Close()
+				return
+			}
+			silent := conns.Add(1) == 2 // the first is Dial's setup connection
+			go func() { io.Copy(s, c); s.Close() }()
+			go func() {
+				if silent {
+					io.Copy(io.Discard, s)
+				} else {
+					io.Copy(c, s)
+				}
+				c.Close()
+			}()
+		}
+	}()
+	w, err := Dial(context.Background(), "redis://"+ln.Addr().String(), Options{ReplyTimeout: 300 * time.Millisecond, Existing: ExistingReplace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		k := &rdb.Key{Key: []byte(fmt.Sprintf("k%d", i)), Type: rdb.TypeString, Raw: []byte("\x01v"), Idle: -1, Freq: -1}
+		if err := w.Write(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := w.Close(context.Background())
+	if err != nil || st.Written != 100 || st.Reconnects < 1 {
+		t.Fatalf("stats %+v, %v", st, err)
+	}
+	if n := srv.MustDo(t, "DBSIZE"); n != int64(100) {
+		t.Errorf("DBSIZE = %v", n)
+	}
 }

@@ -29,10 +29,11 @@ type job struct {
 	ends []int  // end offset of each command in cmd
 	size int64
 
-	viaCommands bool
-	renameIdx   int // command path: index of the RENAME/RENAMENX reply, or -1
-	conv        convCounts
-	pendingLost int
+	viaCommands   bool
+	memberExpires int // KeyDB member expirations sent after the value
+	renameIdx     int // command path: index of the RENAME/RENAMENX reply, or -1
+	conv          convCounts
+	pendingLost   int
 
 	// Per attempt.
 	askAddr  string // send to this node with ASKING (an ASK redirection)
@@ -93,8 +94,30 @@ func (w *Writer) prepare(k *rdb.Key, db int) (*job, error) {
 	} else {
 		w.buildRestore(j, k, c)
 	}
+	w.addMemberExpires(j, k, c)
 	j.size = int64(len(j.cmd))
 	return j, nil
+}
+
+// addMemberExpires sends KeyDB member expirations to a KeyDB target (the
+// only one rdb.Convert leaves them for) after the key's value, with
+// PEXPIREMEMBERAT. Only when the key is replaced: otherwise a refused
+// RESTORE would leave them to apply to the key the target already had, so
+// they are counted as stripped instead.
+func (w *Writer) addMemberExpires(j *job, k *rdb.Key, c rdb.Conversion) {
+	if len(c.MemberExpires) == 0 {
+		return
+	}
+	if w.opts.Existing != ExistingReplace {
+		j.conv.memberExpStripped += len(c.MemberExpires)
+		return
+	}
+	var num [20]byte
+	for _, m := range c.MemberExpires {
+		j.cmd = resp.AppendCommand(j.cmd, []byte("PEXPIREMEMBERAT"), k.Key, m.Member, strconv.AppendInt(num[:0], m.ExpireAt, 10))
+		j.ends = append(j.ends, len(j.cmd))
+	}
+	j.memberExpires = len(c.MemberExpires)
 }
 
 // serverAtLeast reports whether the target's release is at least major.minor.
@@ -375,6 +398,7 @@ func (w *Writer) succeed(j *job) {
 		s.metaDropped.Add(1)
 	}
 	s.pendingLost.Add(int64(j.pendingLost))
+	s.mxWritten.Add(int64(j.memberExpires))
 	w.release(j)
 	w.recycle(j)
 }

@@ -84,6 +84,11 @@ type Options struct {
 	// (LOADING, BUSY, TRYAGAIN, CLUSTERDOWN, OOM, MASTERDOWN) and the
 	// reconnections of a connection in a row; default 8.
 	MaxRetries int
+	// ReplyTimeout is how long a connection with commands outstanding may
+	// go without any reply before it is considered dead, closed, and its
+	// commands sent again on a new one; default 2 minutes (a server can
+	// take a while over one huge RESTORE).
+	ReplyTimeout time.Duration
 	// RetryBackoff is the first wait before a retry, doubling each time up
 	// to 2 s; default 50 ms.
 	RetryBackoff time.Duration
@@ -110,6 +115,9 @@ func (o Options) withDefaults() Options {
 	def(&o.MaxFailures, 1000)
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 10 * time.Second
+	}
+	if o.ReplyTimeout <= 0 {
+		o.ReplyTimeout = 2 * time.Minute
 	}
 	if o.RetryBackoff <= 0 {
 		o.RetryBackoff = 50 * time.Millisecond

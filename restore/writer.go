@@ -31,6 +31,7 @@ type Stats struct {
 	FieldTTLsDropped       int64
 	MemberExpiresStripped  int64
 	MemberExpiresConverted int64
+	MemberExpiresWritten   int64 // sent to a KeyDB target (PEXPIREMEMBERAT)
 	StreamMetaDropped      int64 // keys whose stream metadata the target's encoding lacks
 	PendingEntriesLost     int64 // stream PEL entries the command path cannot recreate
 	MetaDropped            int64 // keys whose RDB 13 key metadata was dropped
@@ -89,9 +90,9 @@ type Writer struct {
 	timers  sync.WaitGroup       // their timers, until stopped or run
 
 	stats struct {
-		written, skippedExisting, skippedExpired, failed                         atomic.Int64
-		converted, viaCommands, retries, reconnects                              atomic.Int64
-		fieldTTLs, mxStripped, mxConverted, streamMeta, pendingLost, metaDropped atomic.Int64
+		written, skippedExisting, skippedExpired, failed                                    atomic.Int64
+		converted, viaCommands, retries, reconnects                                         atomic.Int64
+		fieldTTLs, mxStripped, mxConverted, mxWritten, streamMeta, pendingLost, metaDropped atomic.Int64
 	}
 	wg  sync.WaitGroup
 	now func() time.Time
@@ -170,6 +171,10 @@ func (w *Writer) nodeLocked(addr string) *node {
 	for i := 0; i < w.opts.Conns; i++ {
 		c := newConn(w, n)
 		n.conns = append(n.conns, c)
+		if w.closed {
+			c.closing = true // after Close: jobs routed here fail at once
+			continue
+		}
 		w.wg.Add(1)
 		go c.run()
 	}
@@ -387,10 +392,16 @@ func (w *Writer) Close(ctx context.Context) (Stats, error) {
 		w.fail(j, Failure{DB: j.db, Key: j.key, Node: j.node, Err: errors.New("restore: the Writer was closed while the key waited to be retried")})
 	}
 	w.cancel()
+	// Connections made from now on (a slot map refresh still running) are
+	// born closing, so this list is complete.
+	w.mu.Lock()
+	var conns []*conn
 	for _, n := range w.nodes {
-		for _, c := range n.conns {
-			c.shutdown()
-		}
+		conns = append(conns, n.conns...)
+	}
+	w.mu.Unlock()
+	for _, c := range conns {
+		c.shutdown()
 	}
 	w.timers.Wait()
 	w.wg.Wait()
@@ -430,7 +441,7 @@ func (w *Writer) Stats() Stats {
 		Written: s.written.Load(), SkippedExisting: s.skippedExisting.Load(), SkippedExpired: s.skippedExpired.Load(),
 		Failed: s.failed.Load(), Converted: s.converted.Load(), ViaCommands: s.viaCommands.Load(),
 		Retries: s.retries.Load(), Reconnects: s.reconnects.Load(), FieldTTLsDropped: s.fieldTTLs.Load(),
-		MemberExpiresStripped: s.mxStripped.Load(), MemberExpiresConverted: s.mxConverted.Load(),
+		MemberExpiresStripped: s.mxStripped.Load(), MemberExpiresConverted: s.mxConverted.Load(), MemberExpiresWritten: s.mxWritten.Load(),
 		StreamMetaDropped: s.streamMeta.Load(), PendingEntriesLost: s.pendingLost.Load(), MetaDropped: s.metaDropped.Load(),
 	}
 }
