@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rdbferry/rdbferry/internal/resp"
+	"github.com/rdbferry/rdbferry/internal/server"
 )
 
 // conn is one pipelined connection to a node. A sender goroutine writes
@@ -156,7 +157,15 @@ func (c *conn) run() {
 func (c *conn) connect() {
 	w := c.w
 	ctx, cancel := context.WithTimeout(w.ctx, w.opts.DialTimeout)
-	nc, rw, rd, err := dialConn(ctx, w.ep, c.node.addr, &w.opts)
+	sc, err := server.Connect(ctx, w.ep, c.node.addr, serverOptions(&w.opts))
+	var (
+		nc net.Conn
+		rw *resp.Writer
+		rd *resp.Reader
+	)
+	if err == nil {
+		nc, rw, rd = sc.NC, sc.W, sc.R
+	}
 	cancel()
 	c.mu.Lock()
 	if err != nil {

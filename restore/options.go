@@ -3,8 +3,6 @@ package restore
 import (
 	"crypto/tls"
 	"fmt"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/rdbferry/rdbferry/rdb"
@@ -124,64 +122,3 @@ func (o Options) withDefaults() Options {
 	}
 	return o
 }
-
-// endpoint is what a URL says about how to reach and log into servers.
-type endpoint struct {
-	addr     string
-	tls      bool
-	username string
-	password string
-	hasAuth  bool
-	db       int
-}
-
-// parseURL parses redis://[user:pass@]host:port[/db] and rediss://….
-func parseURL(raw string) (endpoint, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return endpoint{}, fmt.Errorf("restore: bad URL: %w", err)
-	}
-	var e endpoint
-	switch u.Scheme {
-	case "redis":
-	case "rediss":
-		e.tls = true
-	default:
-		return endpoint{}, fmt.Errorf("restore: URL %q: scheme must be redis or rediss", redact(u))
-	}
-	host, port := u.Hostname(), u.Port()
-	if host == "" {
-		return endpoint{}, fmt.Errorf("restore: URL %q has no host", redact(u))
-	}
-	if port == "" {
-		port = "6379"
-	}
-	e.addr = joinHostPort(host, port)
-	if u.User != nil {
-		e.hasAuth = true
-		e.username = u.User.Username()
-		e.password, _ = u.User.Password()
-		if _, set := u.User.Password(); !set {
-			// redis://password@host: a password without a user name.
-			e.username, e.password = "", u.User.Username()
-		}
-	}
-	if p := trimSlash(u.Path); p != "" {
-		db, err := strconv.Atoi(p)
-		if err != nil || db < 0 {
-			return endpoint{}, fmt.Errorf("restore: URL %q: bad database %q", redact(u), p)
-		}
-		e.db = db
-	}
-	return e, nil
-}
-
-func trimSlash(p string) string {
-	for len(p) > 0 && p[0] == '/' {
-		p = p[1:]
-	}
-	return p
-}
-
-// redact hides the password of a URL for messages.
-func redact(u *url.URL) string { return u.Redacted() }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rdbferry/rdbferry/internal/keyslot"
 	"github.com/rdbferry/rdbferry/internal/resp"
+	"github.com/rdbferry/rdbferry/internal/server"
 	"github.com/rdbferry/rdbferry/rdb"
 )
 
@@ -60,7 +61,7 @@ func (f Failure) Error() string {
 // read Stats.
 type Writer struct {
 	opts Options
-	ep   endpoint
+	ep   server.Endpoint
 	info ServerInfo
 
 	releaseOnce        sync.Once // parses info.Version for serverAtLeast
@@ -109,46 +110,48 @@ type node struct {
 // (ServerInfo) and returns a Writer for it. When the URL names a database,
 // every key is written there; otherwise each key goes to its own database.
 func Dial(ctx context.Context, rawURL string, opts Options) (*Writer, error) {
-	ep, err := parseURL(rawURL)
+	ep, err := server.ParseURL(rawURL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	if ep.Variant != "" {
+		return nil, fmt.Errorf("restore: URL %s: a target's scheme is redis or rediss", ep.Redacted)
 	}
 	opts = opts.withDefaults()
 	// DialTimeout bounds the whole setup: connection, login and queries.
 	ctx, cancelSetup := context.WithTimeout(ctx, opts.DialTimeout)
 	defer cancelSetup()
-	nc, cw, cr, err := dialConn(ctx, ep, ep.addr, &opts)
+	c, err := server.Connect(ctx, ep, ep.Addr, serverOptions(&opts))
 	if err != nil {
-		return nil, fmt.Errorf("restore: connecting to %s: %w", ep.addr, err)
+		return nil, fmt.Errorf("restore: connecting to %s: %w", ep.Addr, err)
 	}
-	c := &client{nc, cw, cr}
-	defer nc.Close()
-	info, err := c.detect(ctx)
+	defer c.Close()
+	info, err := detect(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("restore: %s: %w", ep.addr, err)
+		return nil, fmt.Errorf("restore: %s: %w", ep.Addr, err)
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	w := &Writer{opts: opts, ep: ep, info: info, ctx: wctx, cancel: cancel, nodes: map[string]*node{}, now: time.Now}
 	w.cond = sync.NewCond(&w.mu)
 	if info.Cluster {
-		if ep.db != 0 {
+		if ep.DB != 0 {
 			cancel()
-			return nil, fmt.Errorf("restore: %s is a cluster: it has only database 0, not %d", ep.addr, ep.db)
+			return nil, fmt.Errorf("restore: %s is a cluster: it has only database 0, not %d", ep.Addr, ep.DB)
 		}
-		ranges, err := c.clusterSlots(ctx)
+		ranges, err := c.Slots(ctx, ep)
 		if err != nil {
 			cancel()
-			return nil, fmt.Errorf("restore: %s: %w", ep.addr, err)
+			return nil, fmt.Errorf("restore: %s: %w", ep.Addr, err)
 		}
-		w.applySlots(ranges, ep.tls)
+		w.applySlots(ranges)
 		for i, n := range w.slots {
 			if n == nil {
 				cancel()
-				return nil, fmt.Errorf("restore: cluster at %s serves no master for slot %d", ep.addr, i)
+				return nil, fmt.Errorf("restore: cluster at %s serves no master for slot %d", ep.Addr, i)
 			}
 		}
 	} else {
-		w.single = w.nodeLocked(ep.addr)
+		w.single = w.nodeLocked(ep.Addr)
 	}
 	for addr := range w.nodes {
 		w.info.Nodes = append(w.info.Nodes, addr)
@@ -182,10 +185,10 @@ func (w *Writer) nodeLocked(addr string) *node {
 	return n
 }
 
-func (w *Writer) applySlots(ranges []slotRange, _ bool) {
+func (w *Writer) applySlots(ranges []server.SlotRange) {
 	for _, r := range ranges {
-		n := w.nodeLocked(r.addr)
-		for s := r.first; s <= r.last && s < keyslot.NumSlots; s++ {
+		n := w.nodeLocked(r.Addr)
+		for s := r.First; s <= r.Last && s < keyslot.NumSlots; s++ {
 			if s >= 0 {
 				w.slots[s] = n
 			}
@@ -208,17 +211,17 @@ func (w *Writer) refreshSlots() {
 	w.mu.Unlock()
 	for _, addr := range addrs {
 		ctx, cancel := context.WithTimeout(w.ctx, w.opts.DialTimeout)
-		nc, cw, cr, err := dialConn(ctx, w.ep, addr, &w.opts)
+		c, err := server.Connect(ctx, w.ep, addr, serverOptions(&w.opts))
 		if err != nil {
 			cancel()
 			continue
 		}
-		ranges, err := (&client{nc, cw, cr}).clusterSlots(ctx)
-		nc.Close()
+		ranges, err := c.Slots(ctx, w.ep)
+		c.Close()
 		cancel()
 		if err == nil {
 			w.mu.Lock()
-			w.applySlots(ranges, w.ep.tls)
+			w.applySlots(ranges)
 			w.mu.Unlock()
 			return
 		}
@@ -239,8 +242,8 @@ func (w *Writer) Write(ctx context.Context, k *rdb.Key) error {
 		return nil
 	}
 	db := k.DB
-	if w.ep.db != 0 || w.info.Cluster {
-		db = w.ep.db
+	if w.ep.DB != 0 || w.info.Cluster {
+		db = w.ep.DB
 	}
 	if w.info.Cluster && k.DB != 0 {
 		w.fail(nil, Failure{DB: k.DB, Key: clone(k.Key), Err: fmt.Errorf("a cluster has only database 0: remap database %d", k.DB)})
