@@ -317,6 +317,15 @@ func (e *encoder) zset(z ZSet, t Target, c *Conversion) error {
 	return nil
 }
 
+// hashMaxLen returns the length of the longest field or value.
+func hashMaxLen(h Hash) int {
+	m := 0
+	for _, f := range h {
+		m = max(m, len(f.Field), len(f.Value))
+	}
+	return m
+}
+
 func zsetMaxMember(z ZSet) int {
 	m := 0
 	for _, x := range z {
@@ -412,6 +421,10 @@ func (e *encoder) hash(k *Key, h Hash, t Target, opts ConvertOptions, c *Convers
 			e.lp.AppendString(f.Value)
 		}
 		e.str(e.lp.Bytes())
+	case compact && t.Version >= 2 && t.Version < 4 && len(h) <= 512 && hashMaxLen(h) <= maxZiplistValue:
+		// Redis 2.4 keeps small hashes as zipmaps.
+		c.Type = TypeHashZipmap
+		e.str(zipmapEncode(nil, h))
 	case compact && t.Version >= 4:
 		c.Type = TypeHashZiplist
 		e.zl.Reset()

@@ -95,3 +95,24 @@ func zipmapString(zm []byte, p, end int, withFree bool) (s []byte, next int, err
 	}
 	return zm[p : p+int(l) : p+int(l)], p + int(l) + int(free), nil
 }
+
+// zipmapEncode appends a zipmap holding the hash's pairs, as Redis 2.4
+// writes one: no free bytes, the pair count in the header (254 when there
+// are more).
+func zipmapEncode(dst []byte, h Hash) []byte {
+	appendLen := func(dst []byte, n int) []byte {
+		if n < zipmapBigLen {
+			return append(dst, byte(n))
+		}
+		return binary.LittleEndian.AppendUint32(append(dst, zipmapBigLen), uint32(n))
+	}
+	dst = append(dst, byte(min(len(h), zipmapBigLen)))
+	for _, f := range h {
+		dst = appendLen(dst, len(f.Field))
+		dst = append(dst, f.Field...)
+		dst = appendLen(dst, len(f.Value))
+		dst = append(dst, 0) // free
+		dst = append(dst, f.Value...)
+	}
+	return append(dst, zipmapEnd)
+}
