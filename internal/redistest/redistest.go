@@ -431,7 +431,18 @@ func (s *Server) MustDo(t testing.TB, args ...string) any {
 // Save runs SAVE and returns the path of the RDB file it wrote.
 func (s *Server) Save(t testing.TB) string {
 	t.Helper()
-	s.MustDo(t, "SAVE")
+	// A background save (a replica's full sync, say) may still be running:
+	// SAVE refuses to start until it ends.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, err := s.Do("SAVE")
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "in progress") || time.Now().After(deadline) {
+			t.Fatalf("redistest: %s SAVE: %v", s.Addr(), err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	name := "dump.rdb"
 	if v, err := s.Do("CONFIG", "GET", "dbfilename"); err == nil {
 		if a, ok := v.([]any); ok && len(a) == 2 {
