@@ -56,6 +56,7 @@ bench:
 	$(GO) run ./internal/benchcmd/parsebench -size 256MB
 	$(GO) test -run '^$$' -bench . -benchmem ./rdb
 	$(GO) run ./internal/benchcmd/ingestbench
+	$(GO) run ./internal/benchcmd/ingestbench -live -rss-gb 1
 
 ## fuzz: run each Fuzz* target of ./rdb for FUZZTIME
 fuzz:

@@ -93,6 +93,7 @@ func (c *conn) run() {
 		}
 		// Move the queue to the in-flight list before writing: replies may
 		// come back before the writes return.
+		clear(writes) // drop the last batch's jobs: they may be acknowledged already
 		writes = writes[:0]
 		for _, j := range c.queue {
 			if j.db != c.db {
@@ -107,6 +108,7 @@ func (c *conn) run() {
 			c.inflight = append(c.inflight, j)
 			writes = append(writes, j)
 		}
+		clear(c.queue)
 		c.queue = c.queue[:0]
 		c.pending += len(writes)
 		rw, gen := c.rw, c.gen
@@ -250,6 +252,7 @@ func (c *conn) receive(nc net.Conn, rd *resp.Reader, gen int) {
 		}
 		j := c.inflight[0]
 		if j == selectJob {
+			c.inflight[0] = nil // the array must not keep acknowledged jobs (and their buffers) alive
 			c.inflight = c.inflight[1:]
 			wake := c.pending > 0 && c.lowLocked()
 			c.mu.Unlock()
@@ -268,6 +271,7 @@ func (c *conn) receive(nc net.Conn, rd *resp.Reader, gen int) {
 		done := j.onReply(x)
 		wake := false
 		if done {
+			c.inflight[0] = nil // the array must not keep acknowledged jobs (and their buffers) alive
 			c.inflight = c.inflight[1:]
 			wake = c.pending > 0 && c.lowLocked()
 		}

@@ -10,6 +10,8 @@
 //	go run ./internal/benchcmd/ingestbench -keys 3000000 -rounds 5
 //	go run ./internal/benchcmd/ingestbench -cpuprofile /tmp/ours.pprof
 //	go run ./internal/benchcmd/ingestbench -pipeline 2048 -conns 2   # our options
+//	go run ./internal/benchcmd/ingestbench -live -rounds 3   # PSYNC from a live source (live.go)
+//	go run ./internal/benchcmd/ingestbench -rss-gb 1         # peak RSS reading a ≥ 1 GiB file (live.go)
 //
 // The dataset is generated into a temporary directory (removed at the end
 // unless -keep): an RDB file (RDB 10, what Debian's Redis 7.0 writes) of
@@ -90,7 +92,25 @@ func main() {
 	child := flag.Bool("child", false, "internal: write -file into -url with restore.Writer and report as JSON")
 	file := flag.String("file", "", "internal: the RDB file (with -child)")
 	url := flag.String("url", "", "internal: the server (with -child)")
+	live := flag.Bool("live", false, "live mode: PSYNC from a redis-server holding the dataset instead of reading the file")
+	rssGB := flag.Float64("rss-gb", 0, "RSS mode: read a generated RDB file of at least this many GB (reused from the temp dir)")
+	childLive := flag.Bool("child-live", false, "internal: transfer.Run from PSYNC -src into -url and report as JSON")
+	childRSS := flag.Bool("child-rss", false, "internal: transfer.Run from -file into io.Discard (or -url) and report as JSON")
+	src := flag.String("src", "", "internal: the source server (with -child-live)")
 	flag.Parse()
+	if *childLive || *childRSS {
+		var err error
+		if *childLive {
+			err = runChildLive(*src, *url)
+		} else {
+			err = runChildRSS(*file, *url)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ingestbench child:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *child {
 		if err := runChild(*file, *url, *cpuprofile, *pipeline, *conns); err != nil {
 			fmt.Fprintln(os.Stderr, "ingestbench child:", err)
@@ -98,7 +118,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*keys, *rounds, *seed, *keep, *cpuprofile, *pipeline, *conns); err != nil {
+	if err := run(*keys, *rounds, *seed, *keep, *cpuprofile, *pipeline, *conns, *live, *rssGB); err != nil {
 		fmt.Fprintln(os.Stderr, "ingestbench:", err)
 		os.Exit(1)
 	}
@@ -205,6 +225,13 @@ var (
 )
 
 func startServer(bin, dir string) (*server, error) {
+	return startServerConf(bin, dir, "", 10*time.Second)
+}
+
+// startServerConf starts a redis-server with extra configuration lines and
+// waits up to timeout for it to answer PING (a server loading its dump
+// answers -LOADING until it is done).
+func startServerConf(bin, dir, extra string, timeout time.Duration) (*server, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -213,8 +240,8 @@ func startServer(bin, dir string) (*server, error) {
 		if err != nil {
 			return nil, err
 		}
-		conf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %q\nlogfile %q\ndaemonize no\nsave \"\"\nappendonly no\nenable-debug-command local\n",
-			port, dir, filepath.Join(dir, "redis.log"))
+		conf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %q\nlogfile %q\ndaemonize no\nsave \"\"\nappendonly no\nenable-debug-command local\n%s",
+			port, dir, filepath.Join(dir, "redis.log"), extra)
 		confPath := filepath.Join(dir, "redis.conf")
 		if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 			return nil, err
@@ -228,7 +255,7 @@ func startServer(bin, dir string) (*server, error) {
 		runningMu.Lock()
 		running[s] = true
 		runningMu.Unlock()
-		err = s.waitReady(10 * time.Second)
+		err = s.waitReady(timeout)
 		if err == nil {
 			return s, nil
 		}
@@ -337,12 +364,21 @@ var kinds = []struct {
 	{"stream+group", 5, `for j = 1, 10 + ARGV[1] do redis.call('XADD', KEYS[1], j .. '-1', 'sensor', ARGV[1], 'reading', j) end
 redis.call('XGROUP', 'CREATE', KEYS[1], 'g', '0')
 redis.call('XREADGROUP', 'GROUP', 'g', 'c1', 'COUNT', '3', 'STREAMS', KEYS[1], '>')`},
+	// Weight 0: only in the big file of -rss-gb, appended after the mix.
+	{"string 1 MB", 0, ""},
+	{"list huge", 0, `for j = 1, 100000 + ARGV[1] do redis.call('RPUSH', KEYS[1], 'element number ' .. j .. ' of a huge list, variant ' .. ARGV[1]) end`},
 }
+
+// Indexes of the big kinds in kinds.
+const (
+	kindBigString = 14
+	kindHugeList  = 15
+)
 
 const variants = 16
 
 // templates builds the aggregate templates in a scratch server.
-func templates(bin, dir string) ([][]template, int, error) {
+func templates(bin, dir string, big bool) ([][]template, int, error) {
 	s, err := startServer(bin, dir)
 	if err != nil {
 		return nil, 0, err
@@ -351,10 +387,14 @@ func templates(bin, dir string) ([][]template, int, error) {
 	out := make([][]template, len(kinds))
 	version := 0
 	for i, k := range kinds {
-		if k.lua == "" {
+		if k.lua == "" || k.weight == 0 && !big {
 			continue
 		}
-		for v := 0; v < variants; v++ {
+		nv := variants
+		if k.weight == 0 {
+			nv = 2
+		}
+		for v := 0; v < nv; v++ {
 			name := fmt.Sprintf("t:%d:%d", i, v)
 			if _, err := s.do("EVAL", k.lua, "1", name, strconv.Itoa(v)); err != nil {
 				return nil, 0, fmt.Errorf("template %s: %w", k.name, err)
@@ -383,24 +423,49 @@ type dataset struct {
 	rdbSize, respSize int64
 }
 
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
 // generate writes the RDB file and the RESP file of the same keys.
 func generate(dir, bin string, n int, seed int64) (*dataset, error) {
-	tmpls, version, err := templates(bin, filepath.Join(dir, "scratch"))
+	return generateTo(dir, bin, filepath.Join(dir, "dataset.rdb"), filepath.Join(dir, "restore.resp"), n, seed, 0)
+}
+
+// generateTo writes n keys of the mix to rdbPath and, unless respPath is
+// "", their RESTORE commands to respPath. With bigBytes > 0 it then
+// appends 1 MB strings and huge lists (100 000 elements)
+// until the RDB file holds at least bigBytes.
+func generateTo(dir, bin, rdbPath, respPath string, n int, seed, bigBytes int64) (*dataset, error) {
+	tmpls, version, err := templates(bin, filepath.Join(dir, "scratch"), bigBytes > 0)
 	if err != nil {
 		return nil, err
 	}
-	d := &dataset{rdbPath: filepath.Join(dir, "dataset.rdb"), respPath: filepath.Join(dir, "restore.resp"), counts: make([]int, len(kinds))}
+	d := &dataset{rdbPath: rdbPath, respPath: respPath, counts: make([]int, len(kinds))}
 	rf, err := os.Create(d.rdbPath)
 	if err != nil {
 		return nil, err
 	}
 	defer rf.Close()
-	pf, err := os.Create(d.respPath)
-	if err != nil {
-		return nil, err
+	var pf io.Writer = io.Discard
+	var pfile *os.File
+	if respPath != "" {
+		if pfile, err = os.Create(d.respPath); err != nil {
+			return nil, err
+		}
+		defer pfile.Close()
+		pf = pfile
 	}
-	defer pf.Close()
-	rw := rdb.NewWriter(rf, rdb.WriterOptions{Version: version})
+	cw := &countingWriter{w: rf}
+	rw := rdb.NewWriter(cw, rdb.WriterOptions{Version: version})
 	pw := bufio.NewWriterSize(pf, 1<<20)
 	rnd := rand.New(rand.NewSource(seed))
 	rw.WriteStandardAux(time.Now())
@@ -413,13 +478,24 @@ func generate(dir, bin string, n int, seed int64) (*dataset, error) {
 	expireBase := time.Now().Add(7 * 24 * time.Hour).UnixMilli()
 	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 	var str, raw, payload, cmd []byte
+	var bigStr []byte
+	if bigBytes > 0 {
+		bigStr = make([]byte, 1<<20)
+		for j := range bigStr {
+			bigStr[j] = letters[rnd.Intn(len(letters))]
+		}
+	}
 	k := &rdb.Key{Idle: -1, Freq: -1, Version: version}
-	for i := 0; i < n; i++ {
-		w := rnd.Intn(total)
+	for i := 0; i < n || bigBytes > 0 && cw.n < bigBytes; i++ {
 		kind := 0
-		for w >= kinds[kind].weight {
-			w -= kinds[kind].weight
-			kind++
+		if i < n {
+			w := rnd.Intn(total)
+			for w >= kinds[kind].weight {
+				w -= kinds[kind].weight
+				kind++
+			}
+		} else if kind = kindBigString; i%2 == 1 {
+			kind = kindHugeList
 		}
 		d.counts[kind]++
 		k.Key = strconv.AppendInt(append(k.Key[:0], "key:"...), int64(i), 10)
@@ -442,8 +518,13 @@ func generate(dir, bin string, n int, seed int64) (*dataset, error) {
 		case 1:
 			raw = appendRDBInt(raw[:0], rnd.Int63n(1<<31)-1<<30)
 			k.Type = rdb.TypeString
+		case kindBigString:
+			// The same random megabyte, made unique by the key's name.
+			str = append(append(str[:0], k.Key...), bigStr[len(k.Key):]...)
+			raw = appendRDBString(raw[:0], str)
+			k.Type = rdb.TypeString
 		default:
-			t := tmpls[kind][rnd.Intn(variants)]
+			t := tmpls[kind][rnd.Intn(len(tmpls[kind]))]
 			k.Type, raw = t.typ, append(raw[:0], t.raw...)
 		}
 		k.Raw = raw
@@ -454,6 +535,10 @@ func generate(dir, bin string, n int, seed int64) (*dataset, error) {
 		}
 		if err := rw.WriteKey(k); err != nil {
 			return nil, err
+		}
+		if respPath == "" {
+			d.largest = max(d.largest, 1+len(k.Raw)+2+8) // type, value, version, CRC
+			continue
 		}
 		payload = rdb.AppendDumpPayload(payload[:0], k.Type, k.Raw, version)
 		d.largest = max(d.largest, len(payload))
@@ -470,7 +555,9 @@ func generate(dir, bin string, n int, seed int64) (*dataset, error) {
 			return nil, err
 		}
 	}
-	d.keys = n
+	for _, c := range d.counts {
+		d.keys += c
+	}
 	if err := rw.Close(); err != nil {
 		return nil, err
 	}
@@ -480,8 +567,10 @@ func generate(dir, bin string, n int, seed int64) (*dataset, error) {
 	if fi, err := rf.Stat(); err == nil {
 		d.rdbSize = fi.Size()
 	}
-	if fi, err := pf.Stat(); err == nil {
-		d.respSize = fi.Size()
+	if pfile != nil {
+		if fi, err := pfile.Stat(); err == nil {
+			d.respSize = fi.Size()
+		}
 	}
 	return d, nil
 }
@@ -624,7 +713,18 @@ func median(xs []float64) float64 {
 
 func mib(n int64) float64 { return float64(n) / (1 << 20) }
 
-func run(keys, rounds int, seed int64, keep bool, cpuprofile string, pipeline, conns int) error {
+func logf(format string, args ...any) { fmt.Printf("# "+format+"\n", args...) }
+
+func verdict(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "MISSED"
+}
+
+// run runs the file mode, or the live mode (live), and the RSS mode
+// (rssGB > 0).
+func run(keys, rounds int, seed int64, keep bool, cpuprofile string, pipeline, conns int, live bool, rssGB float64) error {
 	if rounds < 1 || keys < 1 {
 		return errors.New("-keys and -rounds must be positive")
 	}
@@ -659,21 +759,47 @@ func run(keys, rounds int, seed int64, keep bool, cpuprofile string, pipeline, c
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() { <-sig; cleanup(); os.Exit(130) }()
 
-	logf := func(format string, args ...any) { fmt.Printf("# "+format+"\n", args...) }
 	ver, _ := exec.Command(bin, "--version").Output()
 	cliVer, _ := exec.Command(cli, "--version").Output()
 	logf("%s; %s", strings.TrimSpace(string(ver)), strings.TrimSpace(string(cliVer)))
 
+	fileMode := !live && rssGB <= 0
+	if fileMode || live {
+		d, err := prepare(dir, bin, keys, seed)
+		if err != nil {
+			return err
+		}
+		if fileMode {
+			if err := fileRounds(self, bin, cli, dir, d, rounds, cpuprofile, pipeline, conns); err != nil {
+				return err
+			}
+		}
+		if live {
+			if err := liveRounds(self, bin, cli, dir, d, rounds); err != nil {
+				return err
+			}
+		}
+	}
+	if rssGB > 0 {
+		return rssMode(self, bin, dir, rssGB, seed)
+	}
+	return nil
+}
+
+// prepare generates the dataset and reads both files into the page cache.
+func prepare(dir, bin string, keys int, seed int64) (*dataset, error) {
 	t0 := time.Now()
 	d, err := generate(dir, bin, keys, seed)
 	if err != nil {
-		return fmt.Errorf("generating the dataset: %w", err)
+		return nil, fmt.Errorf("generating the dataset: %w", err)
 	}
 	logf("generated %d keys (%d with a TTL) in %.1fs: RDB file %.1f MB, RESP file %.1f MB, largest payload %d bytes",
 		d.keys, d.withTTL, time.Since(t0).Seconds(), float64(d.rdbSize)/1e6, float64(d.respSize)/1e6, d.largest)
 	var mix []string
 	for i, k := range kinds {
-		mix = append(mix, fmt.Sprintf("%s %d", k.name, d.counts[i]))
+		if k.weight > 0 || d.counts[i] > 0 {
+			mix = append(mix, fmt.Sprintf("%s %d", k.name, d.counts[i]))
+		}
 	}
 	logf("keys: %s", strings.Join(mix, ", "))
 	// Both files into the page cache.
@@ -683,7 +809,11 @@ func run(keys, rounds int, seed int64, keep bool, cpuprofile string, pipeline, c
 			f.Close()
 		}
 	}
+	return d, nil
+}
 
+// fileRounds is the file mode.
+func fileRounds(self, bin, cli, dir string, d *dataset, rounds int, cpuprofile string, pipeline, conns int) error {
 	var ours, clis []measurement
 	digest := ""
 	for r := 0; r < rounds; r++ {
@@ -742,12 +872,6 @@ func run(keys, rounds int, seed int64, keep bool, cpuprofile string, pipeline, c
 	fmt.Printf("%-34s %8s %12s\n", "method", "seconds", "keys/s")
 	fmt.Printf("%-34s %8.2f %12.0f\n", "ours (rdb.Reader + restore.Writer)", oursT, float64(d.keys)/oursT)
 	fmt.Printf("%-34s %8.2f %12.0f\n", "redis-cli --pipe (RESTORE file)", cliT, float64(d.keys)/cliT)
-	verdict := func(ok bool) string {
-		if ok {
-			return "ok"
-		}
-		return "MISSED"
-	}
 	fmt.Printf("ratio ours/redis-cli: %.2f (target ≤ %.1f: %s)\n", ratio, targetRatio, verdict(ratio <= targetRatio))
 	fmt.Printf("our peak RSS: %.1f MiB (target ≤ 64 MiB + largest payload %.1f KiB = %.1f MiB: %s)\n",
 		mib(peak), float64(d.largest)/1024, mib(rssLimit), verdict(peak <= rssLimit))

@@ -1,0 +1,329 @@
+//go:build linux
+
+// The live mode (-live) and the RSS mode (-rss-gb N).
+//
+//	go run ./internal/benchcmd/ingestbench -live -rounds 3
+//	go run ./internal/benchcmd/ingestbench -rss-gb 1
+//
+// Live mode: the source is a redis-server that loaded the generated RDB
+// file as its dump.rdb (started once, repl-diskless-sync-delay 0); each
+// round runs, in alternating order, each on a fresh target redis-server:
+//
+//	ours       a child process runs transfer.Run(PSYNC(source),
+//	           Server(restore.Writer)) with ExistingReplace; the time is
+//	           the child's, from before Run to after Run returns (the
+//	           source's snapshot included); the peak RSS is the child's
+//	           (rusage maxrss)
+//	redis-cli  redis-cli --pipe < the pre-generated RESTORE file, as in
+//	           the file mode
+//
+// Every target must then hold the source's dataset (DBSIZE, DEBUG
+// DIGEST). Targets: ours ≤ 1.2 × redis-cli, peak RSS ≤ 64 MiB + the
+// largest value.
+//
+// RSS mode: an RDB file of at least N GiB (100 000 keys of the mix, then
+// 1 MB strings and lists of 100 000 elements, LZF-compressed to about
+// 0.5 MB each) is generated into the temporary directory of the system,
+// or reused from there (rdbferry-ingestbench-big-*; delete it to regenerate). A child
+// process runs transfer.Run(File(path), ToWriter(io.Discard)) — every
+// record read, CRC-checked and re-written — and a second one the same
+// into a fresh redis-server (transfer.Server); each reports its peak RSS
+// and throughput. Target: peak RSS ≤ 64 MiB + the largest value.
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rdbferry/rdbferry/restore"
+	"github.com/rdbferry/rdbferry/transfer"
+)
+
+const targetLiveRatio = 1.2 // live mode: ours / redis-cli
+
+// transferResult is what the -child-live and -child-rss children report.
+type transferResult struct {
+	Seconds     float64 `json:"seconds"`
+	KeysRead    int64   `json:"keys_read"`
+	KeysWritten int64   `json:"keys_written"`
+	KeysFailed  int64   `json:"keys_failed"`
+	BytesRead   int64   `json:"bytes_read"`
+	VmHWMBytes  int64   `json:"vmhwm"`
+}
+
+func report(st transfer.Stats, start time.Time) error {
+	res := transferResult{Seconds: time.Since(start).Seconds(), KeysRead: st.KeysRead, KeysWritten: st.KeysWritten,
+		KeysFailed: st.KeysFailed, BytesRead: st.BytesRead, VmHWMBytes: vmHWM()}
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// runChildLive is the live mode's "ours".
+func runChildLive(src, dst string) error {
+	ctx := context.Background()
+	w, err := restore.Dial(ctx, dst, restore.Options{Existing: restore.ExistingReplace})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	st, err := transfer.Run(ctx, transfer.PSYNC(src, transfer.PSYNCOptions{}), transfer.Server(w))
+	if err != nil {
+		return err
+	}
+	return report(st, start)
+}
+
+// runChildRSS reads path into io.Discard, or into the server at url.
+func runChildRSS(path, url string) error {
+	ctx := context.Background()
+	sink := transfer.ToWriter(io.Discard, transfer.FileOptions{})
+	if url != "" {
+		w, err := restore.Dial(ctx, url, restore.Options{Existing: restore.ExistingReplace})
+		if err != nil {
+			return err
+		}
+		sink = transfer.Server(w)
+	}
+	start := time.Now()
+	st, err := transfer.Run(ctx, transfer.File(path), sink)
+	if err != nil {
+		return err
+	}
+	return report(st, start)
+}
+
+// runTransferChild runs this binary with args and returns its report and
+// peak RSS (rusage maxrss).
+func runTransferChild(self string, args ...string) (transferResult, int64, error) {
+	cmd := exec.Command(self, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return transferResult{}, 0, fmt.Errorf("%v\n%s", err, out.Bytes())
+	}
+	var res transferResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return res, 0, fmt.Errorf("%v in %q", err, out.Bytes())
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss << 10 // kB on Linux
+	}
+	return res, rss, nil
+}
+
+// startSource starts a redis-server that loads path as its dump.rdb.
+func startSource(bin, dir, path string) (*server, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := copyFile(filepath.Join(dir, "dump.rdb"), path); err != nil {
+		return nil, err
+	}
+	s, err := startServerConf(bin, dir, "dbfilename dump.rdb\nrepl-diskless-sync-delay 0\n", 5*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		x, err := s.do("INFO", "persistence")
+		if err == nil && strings.Contains(string(x.Str), "loading:0") {
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("source still loading after 5 minutes (%v)", err)
+		}
+	}
+}
+
+func copyFile(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func runLive(self, bin, dir string, src *server, d *dataset) (measurement, error) {
+	s, err := startServer(bin, dir)
+	if err != nil {
+		return measurement{}, err
+	}
+	defer s.stop()
+	cpu0 := cpuSeconds(s.cmd.Process.Pid)
+	res, rss, err := runTransferChild(self, "-child-live", "-src", "redis://"+src.addr(), "-url", "redis://"+s.addr())
+	if err != nil {
+		return measurement{}, fmt.Errorf("ours: %w", err)
+	}
+	m := measurement{seconds: res.Seconds, rss: rss, hwm: res.VmHWMBytes, srvCPU: cpuSeconds(s.cmd.Process.Pid) - cpu0}
+	m.stats = restore.Stats{Written: res.KeysWritten, Failed: res.KeysFailed}
+	if res.KeysRead != int64(d.keys) || res.KeysWritten != int64(d.keys) || res.KeysFailed != 0 {
+		return m, fmt.Errorf("ours: %+v, want %d keys read and written", res, d.keys)
+	}
+	m.digest, err = check(s, d)
+	return m, err
+}
+
+// liveRounds is the live mode.
+func liveRounds(self, bin, cli, dir string, d *dataset, rounds int) error {
+	t0 := time.Now()
+	src, err := startSource(bin, filepath.Join(dir, "source"), d.rdbPath)
+	if err != nil {
+		return fmt.Errorf("live source: %w", err)
+	}
+	defer src.stop()
+	digest, err := check(src, d)
+	if err != nil {
+		return fmt.Errorf("live source: %w", err)
+	}
+	logf("live: source redis-server on port %d loaded the RDB file in %.1fs, DEBUG DIGEST %s", src.port, time.Since(t0).Seconds(), digest)
+
+	var ours, clis []measurement
+	for r := 0; r < rounds; r++ {
+		order := []string{"ours-live", "redis-cli"}
+		if r%2 == 1 {
+			order = []string{"redis-cli", "ours-live"}
+		}
+		for _, m := range order {
+			var res measurement
+			var err error
+			sdir := filepath.Join(dir, fmt.Sprintf("live-r%d-%s", r, m))
+			if m == "ours-live" {
+				res, err = runLive(self, bin, sdir, src, d)
+				ours = append(ours, res)
+			} else {
+				res, err = runCLI(cli, bin, sdir, d)
+				clis = append(clis, res)
+			}
+			if err != nil {
+				return fmt.Errorf("live round %d, %s: %w", r+1, m, err)
+			}
+			if res.digest != digest {
+				return fmt.Errorf("live round %d, %s: DEBUG DIGEST %s, source %s: the datasets differ", r+1, m, res.digest, digest)
+			}
+			extra := ""
+			if m == "ours-live" {
+				extra = fmt.Sprintf(", peak RSS %.1f MiB (VmHWM %.1f MiB)", mib(res.rss), mib(res.hwm))
+			}
+			logf("live round %d %-9s %6.2fs  %9.0f keys/s  target redis-server CPU %5.2fs%s", r+1, m, res.seconds, float64(d.keys)/res.seconds, res.srvCPU, extra)
+			os.RemoveAll(sdir)
+		}
+	}
+	secs := func(ms []measurement) []float64 {
+		var out []float64
+		for _, m := range ms {
+			out = append(out, m.seconds)
+		}
+		return out
+	}
+	oursT, cliT := median(secs(ours)), median(secs(clis))
+	var peak int64
+	for _, m := range ours {
+		peak = max(peak, m.rss)
+	}
+	ratio := oursT / cliT
+	rssLimit := int64(targetRSSFix + d.largest)
+	fmt.Println()
+	fmt.Printf("live: %d keys, %.1f MB RDB file, medians of %d rounds, every target checked with DBSIZE and DEBUG DIGEST = source's %s\n", d.keys, float64(d.rdbSize)/1e6, rounds, digest)
+	fmt.Printf("%-46s %8s %12s\n", "method", "seconds", "keys/s")
+	fmt.Printf("%-46s %8.2f %12.0f\n", "ours (transfer.Run PSYNC → restore.Writer)", oursT, float64(d.keys)/oursT)
+	fmt.Printf("%-46s %8.2f %12.0f\n", "redis-cli --pipe (pre-generated RESTORE file)", cliT, float64(d.keys)/cliT)
+	fmt.Printf("live ratio ours/redis-cli: %.2f (target ≤ %.1f: %s)\n", ratio, targetLiveRatio, verdict(ratio <= targetLiveRatio))
+	fmt.Printf("live peak RSS: %.1f MiB (target ≤ 64 MiB + largest payload %.1f KiB = %.1f MiB: %s)\n",
+		mib(peak), float64(d.largest)/1024, mib(rssLimit), verdict(peak <= rssLimit))
+	return nil
+}
+
+// bigMeta describes a generated big file, stored beside it for reuse.
+type bigMeta struct {
+	Keys    int   `json:"keys"`
+	Largest int   `json:"largest"`
+	Size    int64 `json:"size"`
+}
+
+// rssMode is the RSS mode.
+func rssMode(self, bin, dir string, gb float64, seed int64) error {
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("rdbferry-ingestbench-big-%sGiB-seed%d.rdb", strconv.FormatFloat(gb, 'f', -1, 64), seed))
+	var meta bigMeta
+	fi, err := os.Stat(path)
+	b, merr := os.ReadFile(path + ".json")
+	if err == nil && merr == nil && json.Unmarshal(b, &meta) == nil && meta.Size == fi.Size() {
+		logf("rss: reusing %s (%d keys, %.2f GiB, largest value %d bytes)", path, meta.Keys, float64(meta.Size)/(1<<30), meta.Largest)
+	} else {
+		t0 := time.Now()
+		d, err := generateTo(filepath.Join(dir, "big"), bin, path, "", 100_000, seed, int64(gb*(1<<30)))
+		if err != nil {
+			os.Remove(path)
+			return fmt.Errorf("generating the big file: %w", err)
+		}
+		meta = bigMeta{Keys: d.keys, Largest: d.largest, Size: d.rdbSize}
+		b, _ := json.Marshal(meta)
+		if err := os.WriteFile(path+".json", b, 0o644); err != nil {
+			return err
+		}
+		logf("rss: generated %s in %.1fs: %d keys (%d strings of 1 MB, %d lists of 100 000 elements), %.2f GiB, largest value %d bytes",
+			path, time.Since(t0).Seconds(), d.keys, d.counts[kindBigString], d.counts[kindHugeList], float64(d.rdbSize)/(1<<30), d.largest)
+	}
+	if f, err := os.Open(path); err == nil { // into the page cache
+		io.Copy(io.Discard, f)
+		f.Close()
+	}
+	rssLimit := int64(targetRSSFix + meta.Largest)
+	line := func(what string, res transferResult, rss int64) {
+		fmt.Printf("rss %-40s %6.2fs %8.1f MB/s  peak RSS %6.1f MiB (VmHWM %.1f MiB; target ≤ 64 MiB + largest value %.1f KiB = %.1f MiB: %s)\n",
+			what, res.Seconds, float64(meta.Size)/1e6/res.Seconds, mib(rss), mib(res.VmHWMBytes),
+			float64(meta.Largest)/1024, mib(rssLimit), verdict(rss <= rssLimit))
+	}
+
+	res, rss, err := runTransferChild(self, "-child-rss", "-file", path)
+	if err != nil {
+		return fmt.Errorf("rss: %w", err)
+	}
+	if res.KeysRead != int64(meta.Keys) || res.KeysWritten != int64(meta.Keys) || res.BytesRead != meta.Size {
+		return fmt.Errorf("rss: %+v, want %d keys read and written, %d bytes", res, meta.Keys, meta.Size)
+	}
+	fmt.Println()
+	fmt.Printf("rss: %d keys, %.2f GiB RDB file\n", meta.Keys, float64(meta.Size)/(1<<30))
+	line("File → ToWriter(io.Discard)", res, rss)
+
+	s, err := startServer(bin, filepath.Join(dir, "rss-target"))
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	res, rss, err = runTransferChild(self, "-child-rss", "-file", path, "-url", "redis://"+s.addr())
+	if err != nil {
+		return fmt.Errorf("rss, into redis-server: %w", err)
+	}
+	if res.KeysWritten != int64(meta.Keys) || res.KeysFailed != 0 {
+		return fmt.Errorf("rss, into redis-server: %+v, want %d keys written", res, meta.Keys)
+	}
+	x, err := s.do("DBSIZE")
+	if err != nil {
+		return err
+	}
+	if x.Int != int64(meta.Keys) {
+		return fmt.Errorf("rss, into redis-server: DBSIZE %d, want %d", x.Int, meta.Keys)
+	}
+	line("File → Server(restore.Writer), DBSIZE ok", res, rss)
+	return nil
+}
