@@ -41,14 +41,7 @@ import (
 var corpusLocation = rdbtest.CorpusLocation
 
 // corpusRoot returns the corpus directory or skips the test.
-func corpusRoot(t testing.TB) string {
-	t.Helper()
-	d := corpusLocation()
-	if d == "" {
-		t.Skip("RDB corpus not found: set RDB_CORPUS or put shared/corpus beside the repository")
-	}
-	return d
-}
+var corpusRoot = rdbtest.CorpusDir
 
 // corpusRDBList lists every .rdb file under the corpus, as slash-separated
 // paths relative to it, sorted.
