@@ -140,6 +140,16 @@ func (r *Reader) skipStrings(per int) error {
 	return nil
 }
 
+// skipLengths reads and drops n lengths.
+func (r *Reader) skipLengths(n int) error {
+	for i := 0; i < n; i++ {
+		if _, err := r.readLength(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // skipTextScore skips a score of the original ZSET type: a 1-byte length
 // and ASCII digits, or 253/254/255 for nan/+inf/-inf.
 func (r *Reader) skipTextScore() error {
@@ -164,10 +174,8 @@ func (r *Reader) skipStream(t Type) error {
 	if t >= TypeStreamListpacks2 {
 		lens += 5 // first id, max deleted id, entries added
 	}
-	for i := 0; i < lens; i++ {
-		if _, err := r.readLength(); err != nil {
-			return err
-		}
+	if err := r.skipLengths(lens); err != nil {
+		return err
 	}
 	groups, err := r.readCount()
 	if err != nil {
@@ -181,10 +189,8 @@ func (r *Reader) skipStream(t Type) error {
 		if t >= TypeStreamListpacks2 {
 			lens++ // entries read
 		}
-		for i := 0; i < lens; i++ {
-			if _, err := r.readLength(); err != nil {
-				return err
-			}
+		if err := r.skipLengths(lens); err != nil {
+			return err
 		}
 		// Group PEL: 16-byte raw id, 8-byte delivery time, delivery count.
 		pel, err := r.readCount()
@@ -232,10 +238,8 @@ func (r *Reader) skipStream(t Type) error {
 // skipStreamIDMP walks the IDMP trailer of type 26: duration, max entries,
 // producers (pid, then (iid, id ms, id seq) entries), iids added, duplicates.
 func (r *Reader) skipStreamIDMP() error {
-	for i := 0; i < 2; i++ {
-		if _, err := r.readLength(); err != nil {
-			return err
-		}
+	if err := r.skipLengths(2); err != nil {
+		return err
 	}
 	producers, err := r.readCount()
 	if err != nil {
@@ -258,10 +262,8 @@ func (r *Reader) skipStreamIDMP() error {
 			}
 		}
 	}
-	for i := 0; i < 2; i++ {
-		if _, err := r.readLength(); err != nil {
-			return err
-		}
+	if err := r.skipLengths(2); err != nil {
+		return err
 	}
 	return nil
 }
