@@ -84,7 +84,17 @@ type Conversion struct {
 	MemberExpiresConverted int  // KeyDB hash member expirations turned into field TTLs
 	StreamMetaDropped      bool // stream data the target's encoding lacks (first/max-deleted id, entries-added/read, consumer active time, IDMP)
 	MetaDropped            bool // RDB 13 key metadata the target cannot hold
-	Reason                 string
+
+	From Type   // the key's type before conversion
+	For  Target // the target converted for
+}
+
+// Reason says why the value was passed through or re-encoded.
+func (c Conversion) Reason() string {
+	if !c.Reencoded {
+		return c.For.String() + " reads " + c.From.String() + " as it is"
+	}
+	return c.From.String() + " re-encoded as " + c.Type.String() + " for " + c.For.String()
 }
 
 // Convert prepares a key's value for a target: the raw bytes pass through
@@ -95,7 +105,7 @@ type Conversion struct {
 //
 // Errors wrap ErrNotRepresentable when the target cannot hold the value.
 func Convert(k *Key, t Target, opts ConvertOptions, buf []byte) (Conversion, error) {
-	c := Conversion{Type: k.Type, Raw: k.Raw}
+	c := Conversion{Type: k.Type, Raw: k.Raw, From: k.Type, For: t}
 	if k.Meta != nil {
 		if t.Flavor == FlavorRedis && t.Version >= 13 {
 			c.Meta = k.Meta
@@ -131,7 +141,6 @@ func Convert(k *Key, t Target, opts ConvertOptions, buf []byte) (Conversion, err
 	}
 
 	if hashTTLs == nil && t.CanRead(k.Type) {
-		c.Reason = "the target reads " + k.Type.String()
 		return c, nil
 	}
 
@@ -164,9 +173,6 @@ func Convert(k *Key, t Target, opts ConvertOptions, buf []byte) (Conversion, err
 		return c, err
 	}
 	c.Raw = e.buf
-	if c.Reason == "" {
-		c.Reason = fmt.Sprintf("%v re-encoded as %v for %v", k.Type, c.Type, t)
-	}
 	return c, nil
 }
 

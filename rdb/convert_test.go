@@ -217,6 +217,9 @@ func TestConvertFieldTTLs(t *testing.T) {
 		if _, err := Convert(k, Target{FlavorRedis, 10}, ConvertOptions{FailOnFieldTTLs: true}, nil); !errors.Is(err, ErrNotRepresentable) {
 			t.Errorf("%s with FailOnFieldTTLs: err = %v", k.Key, err)
 		}
+		if r := c.Reason(); !strings.Contains(r, "re-encoded as hash") || !strings.Contains(r, "RDB 10") {
+			t.Errorf("%s: reason %q", k.Key, r)
+		}
 		// Valkey 9 holds them in its own type.
 		c, err = Convert(k, Target{FlavorValkey, 80}, ConvertOptions{}, nil)
 		if err != nil || c.Type != TypeValkeyHash2 || c.FieldTTLsDropped != 0 {

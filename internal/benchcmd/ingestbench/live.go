@@ -228,18 +228,7 @@ func liveRounds(self, bin, cli, dir string, d *dataset, rounds int) error {
 			os.RemoveAll(sdir)
 		}
 	}
-	secs := func(ms []measurement) []float64 {
-		var out []float64
-		for _, m := range ms {
-			out = append(out, m.seconds)
-		}
-		return out
-	}
-	oursT, cliT := median(secs(ours)), median(secs(clis))
-	var peak int64
-	for _, m := range ours {
-		peak = max(peak, m.rss)
-	}
+	oursT, cliT, peak := summarize(ours, clis)
 	ratio := oursT / cliT
 	rssLimit := int64(targetRSSFix + d.largest)
 	fmt.Println()

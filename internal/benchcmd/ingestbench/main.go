@@ -853,18 +853,7 @@ func fileRounds(self, bin, cli, dir string, d *dataset, rounds int, cpuprofile s
 		}
 	}
 
-	secs := func(ms []measurement) []float64 {
-		var out []float64
-		for _, m := range ms {
-			out = append(out, m.seconds)
-		}
-		return out
-	}
-	oursT, cliT := median(secs(ours)), median(secs(clis))
-	var peak int64
-	for _, m := range ours {
-		peak = max(peak, m.rss)
-	}
+	oursT, cliT, peak := summarize(ours, clis)
 	ratio := oursT / cliT
 	rssLimit := int64(targetRSSFix + d.largest)
 	fmt.Println()
@@ -878,4 +867,20 @@ func fileRounds(self, bin, cli, dir string, d *dataset, rounds int, cpuprofile s
 	st := ours[0].stats
 	fmt.Printf("our stats (round 1): written %d, failed %d, retries %d, reconnects %d\n", st.Written, st.Failed, st.Retries, st.Reconnects)
 	return nil
+}
+
+// summarize returns the median times of our runs and the reference's, and
+// our peak RSS.
+func summarize(ours, clis []measurement) (oursT, cliT float64, peak int64) {
+	secs := func(ms []measurement) []float64 {
+		var out []float64
+		for _, m := range ms {
+			out = append(out, m.seconds)
+		}
+		return out
+	}
+	for _, m := range ours {
+		peak = max(peak, m.rss)
+	}
+	return median(secs(ours)), median(secs(clis)), peak
 }
