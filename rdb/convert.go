@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"sync"
 )
 
 // ErrNotRepresentable is wrapped by Convert's error when the target cannot
@@ -144,7 +145,11 @@ func Convert(k *Key, t Target, opts ConvertOptions, buf []byte) (Conversion, err
 		return c, nil
 	}
 
-	v, err := k.Value()
+	// The decoded value lives only until it is re-encoded: decode it into
+	// a pooled Decoder's memory.
+	d := decoders.Get().(*Decoder)
+	defer decoders.Put(d)
+	v, err := d.Decode(k)
 	if err != nil {
 		return c, err
 	}
@@ -175,6 +180,9 @@ func Convert(k *Key, t Target, opts ConvertOptions, buf []byte) (Conversion, err
 	c.Raw = e.buf
 	return c, nil
 }
+
+// decoders holds the Decoders Convert decodes with.
+var decoders = sync.Pool{New: func() any { return new(Decoder) }}
 
 func notRepresentable(k *Key, why string) error {
 	return &FormatError{Offset: k.Offset(), Key: append([]byte(nil), k.Key...), Err: fmt.Errorf("%w: %s", ErrNotRepresentable, why)}

@@ -5,9 +5,10 @@ import "encoding/binary"
 // crcPoly is the reflected CRC-64/Jones polynomial (0xad93d23594c935a9).
 const crcPoly = 0x95AC9329AC4BC9B5
 
-// crcTables holds the slicing-by-8 tables of CRC-64/Jones.
-var crcTables = func() *[8][256]uint64 {
-	t := new([8][256]uint64)
+// crcTables holds the slicing-by-16 tables of CRC-64/Jones: t[j][b] is the
+// CRC of byte b followed by j zero bytes.
+var crcTables = func() *[16][256]uint64 {
+	t := new([16][256]uint64)
 	for i := 0; i < 256; i++ {
 		c := uint64(i)
 		for j := 0; j < 8; j++ {
@@ -21,7 +22,7 @@ var crcTables = func() *[8][256]uint64 {
 	}
 	for i := 0; i < 256; i++ {
 		c := t[0][i]
-		for j := 1; j < 8; j++ {
+		for j := 1; j < 16; j++ {
 			c = t[0][c&0xff] ^ c>>8
 			t[j][i] = c
 		}
@@ -34,7 +35,16 @@ var crcTables = func() *[8][256]uint64 {
 // Start with crc = 0: CRC64(0, []byte("123456789")) == 0xe9c6d914c4b8d9ca.
 func CRC64(crc uint64, p []byte) uint64 {
 	t := crcTables
-	for len(p) >= 8 {
+	for len(p) >= 16 {
+		a := crc ^ binary.LittleEndian.Uint64(p)
+		b := binary.LittleEndian.Uint64(p[8:])
+		crc = t[15][a&0xff] ^ t[14][a>>8&0xff] ^ t[13][a>>16&0xff] ^ t[12][a>>24&0xff] ^
+			t[11][a>>32&0xff] ^ t[10][a>>40&0xff] ^ t[9][a>>48&0xff] ^ t[8][a>>56] ^
+			t[7][b&0xff] ^ t[6][b>>8&0xff] ^ t[5][b>>16&0xff] ^ t[4][b>>24&0xff] ^
+			t[3][b>>32&0xff] ^ t[2][b>>40&0xff] ^ t[1][b>>48&0xff] ^ t[0][b>>56]
+		p = p[16:]
+	}
+	if len(p) >= 8 {
 		crc ^= binary.LittleEndian.Uint64(p)
 		crc = t[7][crc&0xff] ^ t[6][crc>>8&0xff] ^ t[5][crc>>16&0xff] ^ t[4][crc>>24&0xff] ^
 			t[3][crc>>32&0xff] ^ t[2][crc>>40&0xff] ^ t[1][crc>>48&0xff] ^ t[0][crc>>56]

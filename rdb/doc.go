@@ -13,12 +13,14 @@
 // carries its value's bytes exactly as stored (Key.Raw), and Key.Value
 // decodes them on demand into String, List, Set, ZSet, Hash, *Stream,
 // *Module or *Cron. Memory use is bounded by the largest record plus a
-// buffer, whatever the size of the snapshot.
+// buffer, whatever the size of the snapshot. A Decoder decodes values into
+// memory it reuses from key to key, for programs that look at each value
+// once: it leaves the garbage collector almost nothing to do.
 //
 // Buffers are owned by the Reader, as with bufio.Scanner: the *Key returned
 // by Next, its Key, Raw, Meta and MemberExpires, and values decoded from it
-// are valid only until the next call to Next. Key.Clone makes a copy that
-// stays valid.
+// are valid only until the next call to Next (and a Decoder's values only
+// until its next Decode). Key.Clone makes a copy that stays valid.
 //
 // KeyDB writes member expirations (EXPIREMEMBER) as aux fields after a key;
 // the Reader attaches them to the key (Key.MemberExpires) instead of

@@ -86,6 +86,45 @@ func ExampleKey_Value() {
 	// user:1.lang = "Go"
 }
 
+// Decode every value of a snapshot with one Decoder: each value is used
+// before the next is decoded, so their memory is reused instead of
+// collected.
+func ExampleDecoder() {
+	r := rdb.NewReader(snapshot())
+	var d rdb.Decoder
+	elements := 0
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		k, ok := rec.(*rdb.Key)
+		if !ok {
+			continue
+		}
+		v, err := d.Decode(k) // valid until the next Decode
+		if err != nil {
+			log.Fatal(err)
+		}
+		switch v := v.(type) {
+		case rdb.List:
+			elements += len(v)
+		case rdb.Set:
+			elements += len(v)
+		case rdb.Hash:
+			elements += len(v)
+		case rdb.String:
+			elements++
+		}
+	}
+	fmt.Println(elements, "elements")
+	// Output:
+	// 9 elements
+}
+
 // Convert a Redis 7.0 snapshot for Redis 6.2 (RDB 9), which reads neither
 // listpacks nor quicklists of listpacks, and frame RESTORE payloads.
 func ExampleConvert() {

@@ -48,6 +48,7 @@ type Reader struct {
 	arena       []byte        // formatted integers of the value being decoded
 	arenaHint   int           // size of the next arena chunk
 	streamItems []packedEntry // scratch: the entries of one stream node
+	reuse       *decodeMemory // a Decoder's memory, when decoding with one
 
 	*records // nil when decoding a single value
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"unsafe"
 )
 
 // Value is a decoded value: String, List, Set, ZSet, Hash, *Stream, *Module
@@ -90,8 +91,131 @@ func (*Cron) Kind() Kind { return KindCron }
 
 // Value decodes the key's value. The result shares memory with k.Raw, so it
 // is valid as long as k.Raw is (until the next Next, unless k was cloned).
+// Every call returns new memory; a Decoder reuses it from key to key.
 func (k *Key) Value() (Value, error) {
-	v, err := DecodeValue(k.Type, k.Raw, k.Version)
+	var d Reader
+	return d.decodeKey(k)
+}
+
+// A Decoder decodes values into memory that it reuses from one value to the
+// next: the slices of lists, sets, sorted sets and hashes and the text of
+// integer-encoded elements. A program that looks at each value once and
+// moves on (a filter, a converter, a dump) decodes with no garbage to
+// collect after the first few keys; Key.Value allocates that memory anew for
+// every key. The zero Decoder is ready to use. A Decoder is not safe for
+// concurrent use.
+//
+// A Decoder keeps the memory of the largest value it decoded, up to a few
+// MiB per kind of slice; larger values get memory of their own.
+type Decoder struct {
+	r   Reader
+	mem decodeMemory
+}
+
+// decodeMemory is what a Decoder hands from one value to the next.
+type decodeMemory struct {
+	strs  [][]byte
+	zset  []ZMember
+	hash  []HashField
+	arena []byte
+}
+
+// maxKeptDecodeMemory bounds the bytes a Decoder keeps per slice.
+const maxKeptDecodeMemory = 4 << 20
+
+// Decode decodes k's value as k.Value does, into d's memory. The result
+// shares memory with k.Raw and with d: it is valid until the next call of
+// Decode or DecodeValue on d, and no longer than k.Raw is.
+func (d *Decoder) Decode(k *Key) (Value, error) {
+	d.r = Reader{reuse: &d.mem, streamItems: d.r.streamItems}
+	v, err := d.r.decodeKey(k)
+	d.keep(v)
+	return v, err
+}
+
+// DecodeValue decodes a serialized value as the package function
+// DecodeValue does, into d's memory. The result shares memory with raw and
+// with d: it is valid until the next call of Decode or DecodeValue on d.
+func (d *Decoder) DecodeValue(t Type, raw []byte, version int) (Value, error) {
+	d.r = Reader{reuse: &d.mem, streamItems: d.r.streamItems}
+	v, err := d.r.decodeBytes(t, raw, version)
+	d.keep(v)
+	return v, err
+}
+
+// keep takes back the memory of the value just decoded for the next one.
+func (d *Decoder) keep(v Value) {
+	m := &d.mem
+	switch v := v.(type) {
+	case List:
+		m.keepStrings(v)
+	case Set:
+		m.keepStrings(v)
+	case ZSet:
+		if cap(v) > cap(m.zset) && cap(v)*int(unsafe.Sizeof(ZMember{})) <= maxKeptDecodeMemory {
+			m.zset = v[:0]
+		}
+	case Hash:
+		if cap(v) > cap(m.hash) && cap(v)*int(unsafe.Sizeof(HashField{})) <= maxKeptDecodeMemory {
+			m.hash = v[:0]
+		}
+	}
+	if a := d.r.arena; cap(a) > cap(m.arena) && cap(a) <= maxKeptDecodeMemory {
+		m.arena = a[:0]
+	}
+}
+
+func (m *decodeMemory) keepStrings(v [][]byte) {
+	if cap(v) > cap(m.strs) && cap(v)*int(unsafe.Sizeof([]byte(nil))) <= maxKeptDecodeMemory {
+		m.strs = v[:0]
+	}
+}
+
+// The allocation of a decoded value's slices: from the Decoder's memory
+// when there is one and it is large enough (each slice is handed out once
+// per value), else new.
+
+func (r *Reader) newStrings(n int) [][]byte {
+	if m := r.reuse; m != nil && m.strs != nil && cap(m.strs) >= n {
+		s := m.strs
+		m.strs = nil
+		return s[:0]
+	}
+	return make([][]byte, 0, n)
+}
+
+func (r *Reader) newZSet(n int) ZSet {
+	if m := r.reuse; m != nil && m.zset != nil && cap(m.zset) >= n {
+		z := m.zset
+		m.zset = nil
+		return z[:0]
+	}
+	return make(ZSet, 0, n)
+}
+
+func (r *Reader) newHash(n int) Hash {
+	if m := r.reuse; m != nil && m.hash != nil && cap(m.hash) >= n {
+		h := m.hash
+		m.hash = nil
+		return h[:0]
+	}
+	return make(Hash, 0, n)
+}
+
+// newArena starts a chunk of the integer arena with room for size bytes.
+func (r *Reader) newArena(size int) {
+	if m := r.reuse; m != nil && m.arena != nil && cap(m.arena) >= size {
+		r.arena = m.arena[:0]
+		m.arena = nil
+		return
+	}
+	r.arena = make([]byte, 0, size)
+}
+
+// decodeKey decodes k's value with r, a Reader of no input, and places
+// errors in the input k came from.
+func (r *Reader) decodeKey(k *Key) (Value, error) {
+	v, err := r.decodeBytes(k.Type, k.Raw, k.Version)
 	if err != nil {
 		var fe *FormatError
 		if errors.As(err, &fe) {
@@ -112,16 +236,23 @@ func (k *Key) valueOffset() int64 { return k.rawOffset }
 // of the given version or in a DUMP payload. Errors are *FormatError with
 // offsets relative to the start of raw.
 func DecodeValue(t Type, raw []byte, version int) (Value, error) {
-	d := Reader{buf: raw, w: len(raw), eof: true, version: version, header: true}
-	v, err := d.decodeValue(t)
-	if err == nil && d.r != len(raw) {
-		err = corruptf("%d trailing bytes after the value", len(raw)-d.r)
+	var d Reader
+	return d.decodeBytes(t, raw, version)
+}
+
+// decodeBytes decodes raw with r, a Reader of no input (zero but for the
+// memory a Decoder lends it).
+func (r *Reader) decodeBytes(t Type, raw []byte, version int) (Value, error) {
+	r.buf, r.w, r.eof, r.version, r.header = raw, len(raw), true, version, true
+	v, err := r.decodeValue(t)
+	if err == nil && r.r != len(raw) {
+		err = corruptf("%d trailing bytes after the value", len(raw)-r.r)
 	}
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			err = fmt.Errorf("value truncated at byte %d of %d: %w", d.r, len(raw), err)
+			err = fmt.Errorf("value truncated at byte %d of %d: %w", r.r, len(raw), err)
 		}
-		return nil, &FormatError{Offset: int64(d.r), Err: fmt.Errorf("%v value: %w", t, err)}
+		return nil, &FormatError{Offset: int64(r.r), Err: fmt.Errorf("%v value: %w", t, err)}
 	}
 	return v, nil
 }
@@ -162,7 +293,7 @@ func (r *Reader) str() ([]byte, error) {
 }
 
 func (r *Reader) strs(n int) ([][]byte, error) {
-	out := make([][]byte, 0, capHint(n, r.remaining()))
+	out := r.newStrings(capHint(n, r.remaining()))
 	for i := 0; i < n; i++ {
 		s, err := r.str()
 		if err != nil {
@@ -195,7 +326,7 @@ func (r *Reader) decodeValue(t Type) (Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		h := make(Hash, 0, capHint(n, r.remaining()/2))
+		h := r.newHash(capHint(n, r.remaining()/2))
 		for i := 0; i < n; i++ {
 			f, err := r.str()
 			if err != nil {
@@ -256,7 +387,7 @@ func (r *Reader) decodeList(t Type) (Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = make(List, 0, r.packedLenHint(blob, t))
+		l = r.newStrings(r.packedLenHint(blob, t))
 		if _, err := ziplistEach(blob, add); err != nil {
 			return nil, err
 		}
@@ -278,7 +409,7 @@ func (r *Reader) decodeList(t Type) (Value, error) {
 			return nil, err
 		}
 		if container != quicklistNodePlain && cap(l)-len(l) < r.packedLenHint(blob, t) {
-			l = append(make(List, 0, len(l)+r.packedLenHint(blob, t)*(nodes-i)), l...)
+			l = append(r.newStrings(len(l)+r.packedLenHint(blob, t)*(nodes-i)), l...)
 		}
 		switch {
 		case t == TypeListQuicklist:
@@ -324,7 +455,7 @@ func (r *Reader) formatInt(v int64) []byte {
 		if size < 20 {
 			size = 20
 		}
-		r.arena = make([]byte, 0, size)
+		r.newArena(size)
 	}
 	start := len(r.arena)
 	r.arena = strconv.AppendInt(r.arena, v, 10)
@@ -365,10 +496,10 @@ func (r *Reader) decodePackedSet(t Type) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := make(Set, 0, r.packedLenHint(blob, t))
+	s := Set(r.newStrings(r.packedLenHint(blob, t)))
 	if t == TypeSetIntset {
 		// Every member is an integer: one chunk for all of them.
-		r.arena = make([]byte, 0, capHint(r.arenaHint, 64<<10))
+		r.newArena(capHint(r.arenaHint, 64<<10))
 		_, err = intsetEach(blob, func(_ int, v int64) error {
 			s = append(s, r.formatInt(v))
 			return nil
@@ -392,7 +523,7 @@ func (r *Reader) decodeZSet(t Type) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	z := make(ZSet, 0, capHint(n, r.remaining()/2))
+	z := r.newZSet(capHint(n, r.remaining()/2))
 	for i := 0; i < n; i++ {
 		m, err := r.str()
 		if err != nil {
@@ -448,12 +579,8 @@ func parseScore(b []byte) (float64, error) {
 }
 
 func (r *Reader) zsetFromPacked(blob []byte, t Type) (ZSet, error) {
-	z := make(ZSet, 0, r.packedLenHint(blob, t)/2)
-	each := ziplistEach
-	if t == TypeZSetListpack {
-		each = listpackEach
-	}
-	n, err := each(blob, func(i int, e packedEntry) error {
+	z := r.newZSet(r.packedLenHint(blob, t) / 2)
+	add := func(i int, e packedEntry) error {
 		if i%2 == 0 {
 			z = append(z, ZMember{Member: r.entryBytes(e)})
 			return nil
@@ -467,7 +594,16 @@ func (r *Reader) zsetFromPacked(blob []byte, t Type) (ZSet, error) {
 		}
 		z[len(z)-1].Score = score
 		return nil
-	})
+	}
+	// Direct calls, not through a func variable: add then stays on the
+	// stack (no allocation per value).
+	var n int
+	var err error
+	if t == TypeZSetListpack {
+		n, err = listpackEach(blob, add)
+	} else {
+		n, err = ziplistEach(blob, add)
+	}
 	if err == nil && n%2 != 0 {
 		err = corruptf("sorted set with an odd number of entries (%d)", n)
 	}
@@ -489,7 +625,7 @@ func (r *Reader) decodePackedHash(t Type) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := make(Hash, 0, r.packedLenHint(blob, t)/2)
+	h := r.newHash(r.packedLenHint(blob, t) / 2)
 	switch t {
 	case TypeHashZipmap:
 		_, err = zipmapEach(blob, func(f, v []byte) error {
@@ -501,19 +637,20 @@ func (r *Reader) decodePackedHash(t Type) (Value, error) {
 		}
 		return h, err
 	case TypeHashZiplist, TypeHashListpack:
-		each := listpackEach
-		if t == TypeHashZiplist {
-			each = ziplistEach
-		}
-		var n int
-		n, err = each(blob, func(i int, e packedEntry) error {
+		add := func(i int, e packedEntry) error {
 			if i%2 == 0 {
 				h = append(h, HashField{Field: r.entryBytes(e)})
 			} else {
 				h[len(h)-1].Value = r.entryBytes(e)
 			}
 			return nil
-		})
+		}
+		var n int
+		if t == TypeHashZiplist {
+			n, err = ziplistEach(blob, add)
+		} else {
+			n, err = listpackEach(blob, add)
+		}
 		if err == nil && n%2 != 0 {
 			err = corruptf("hash with an odd number of entries (%d)", n)
 		}
@@ -553,7 +690,7 @@ func (r *Reader) decodeHashWithTTLs(t Type) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := make(Hash, 0, capHint(n, r.remaining()/3))
+	h := r.newHash(capHint(n, r.remaining()/3))
 	for i := 0; i < n; i++ {
 		var f HashField
 		var ttl uint64

@@ -84,6 +84,7 @@ func run(path string, stats bool, stdin io.Reader, stdout io.Writer) error {
 
 func printKeys(r *rdb.Reader, out *bufio.Writer) error {
 	var line []byte
+	var values rdb.Decoder
 	for {
 		rec, err := r.Next()
 		if err == io.EOF {
@@ -96,7 +97,7 @@ func printKeys(r *rdb.Reader, out *bufio.Writer) error {
 		if !ok {
 			continue
 		}
-		v, err := k.Value()
+		v, err := values.Decode(k) // printed before the next Decode
 		if err != nil {
 			return err
 		}
