@@ -1,6 +1,9 @@
 package rdb
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // crcPoly is the reflected CRC-64/Jones polynomial (0xad93d23594c935a9).
 const crcPoly = 0x95AC9329AC4BC9B5
@@ -34,6 +37,12 @@ var crcTables = func() *[16][256]uint64 {
 // payloads (CRC-64/Jones, reflected, initial value 0, no final xor) over p.
 // Start with crc = 0: CRC64(0, []byte("123456789")) == 0xe9c6d914c4b8d9ca.
 func CRC64(crc uint64, p []byte) uint64 {
+	crc, p = crc64Fold(crc, p)
+	return crc64Tables(crc, p)
+}
+
+// crc64Tables is CRC64 with the tables alone.
+func crc64Tables(crc uint64, p []byte) uint64 {
 	t := crcTables
 	for len(p) >= 16 {
 		a := crc ^ binary.LittleEndian.Uint64(p)
@@ -54,4 +63,19 @@ func CRC64(crc uint64, p []byte) uint64 {
 		crc = t[0][byte(crc)^b] ^ crc>>8
 	}
 	return crc
+}
+
+// crcXnModP returns x^n mod P, bit-reflected as the tables are: the
+// constants of folding.
+func crcXnModP(n int) uint64 {
+	const poly = 0xAD93D23594C935A9 // P without its x^64 term, not reflected
+	r := uint64(1)
+	for i := 0; i < n; i++ {
+		top := r >> 63
+		r <<= 1
+		if top == 1 {
+			r ^= poly
+		}
+	}
+	return bits.Reverse64(r)
 }

@@ -304,3 +304,21 @@ func FuzzLZF(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCRC64 checks that folding (carry-less multiplication, where the CPU
+// has it) and the tables agree on any input, split anywhere.
+func FuzzCRC64(f *testing.F) {
+	f.Add(uint64(0), make([]byte, 300), 17)
+	f.Add(uint64(1)<<63, bytes.Repeat([]byte("rdbferry"), 100), 256)
+	f.Fuzz(func(t *testing.T, crc uint64, p []byte, split int) {
+		if got, want := CRC64(crc, p), crc64Tables(crc, p); got != want {
+			t.Fatalf("%d bytes from %x: %x, want %x", len(p), crc, got, want)
+		}
+		if split < 0 || split > len(p) {
+			return
+		}
+		if got, want := CRC64(CRC64(crc, p[:split]), p[split:]), crc64Tables(crc, p); got != want {
+			t.Fatalf("%d bytes split at %d: %x, want %x", len(p), split, got, want)
+		}
+	})
+}

@@ -6,20 +6,32 @@
 //	go run ./internal/benchcmd/ingestbench -rss-gb 1
 //
 // Live mode: the source is a redis-server that loaded the generated RDB
-// file as its dump.rdb (started once, repl-diskless-sync-delay 0); each
-// round runs, in alternating order, each on a fresh target redis-server:
+// file as its dump.rdb (started once, repl-diskless-sync-delay 0). Its own
+// snapshot (taken once with redis-cli --rdb) is turned into a second RESP
+// file of RESTORE commands: the payloads as this source serializes them —
+// re-encoded and LZF-compressed by it — which is what PSYNC (or DUMP)
+// carries and the target must load, and costs the target more CPU than the
+// generated file's payloads. Each round first reads the source's snapshot
+// into io.Discard (the source's part alone), then runs, in an order that
+// rotates from round to round, each on a fresh target redis-server:
 //
 //	ours       a child process runs transfer.Run(PSYNC(source),
 //	           Server(restore.Writer)) with ExistingReplace; the time is
 //	           the child's, from before Run to after Run returns (the
 //	           source's snapshot included); the peak RSS is the child's
 //	           (rusage maxrss)
-//	redis-cli  redis-cli --pipe < the pre-generated RESTORE file, as in
-//	           the file mode
+//	redis-cli  redis-cli --pipe < the RESTORE file of the source's
+//	           payloads: the reference of the ratio
+//	cli-file   redis-cli --pipe < the generated RESTORE file, as in the
+//	           file mode (shown, no target)
 //
 // Every target must then hold the source's dataset (DBSIZE, DEBUG
 // DIGEST). Targets: ours ≤ 1.2 × redis-cli, peak RSS ≤ 64 MiB + the
-// largest value.
+// largest value. Each run also reports CPU seconds: the target's, the
+// client's and, for ours, the source's and its snapshot fork's. On a
+// machine where the three processes of a live run share fewer cores than
+// they keep busy, their sum over the number of CPUs is a floor no client
+// can beat; the summary prints it.
 //
 // RSS mode: an RDB file of at least N GiB (100 000 keys of the mix, then
 // 1 MB strings and lists of 100 000 elements, LZF-compressed to about
@@ -33,6 +45,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -41,11 +54,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/rdbferry/rdbferry/rdb"
 	"github.com/rdbferry/rdbferry/restore"
 	"github.com/rdbferry/rdbferry/transfer"
 )
@@ -69,14 +84,25 @@ func report(st transfer.Stats, start time.Time) error {
 }
 
 // runChildLive is the live mode's "ours".
-func runChildLive(src, dst string) error {
-	ctx := context.Background()
-	w, err := restore.Dial(ctx, dst, restore.Options{Existing: restore.ExistingReplace})
+// With no dst, the snapshot goes to io.Discard: the time of the source's
+// snapshot and of reading it.
+func runChildLive(src, dst, cpuprofile string) error {
+	stop, err := startProfile(cpuprofile)
 	if err != nil {
 		return err
 	}
+	defer stop()
+	ctx := context.Background()
+	sink := transfer.ToWriter(io.Discard, transfer.FileOptions{})
+	if dst != "" {
+		w, err := restore.Dial(ctx, dst, restore.Options{Existing: restore.ExistingReplace})
+		if err != nil {
+			return err
+		}
+		sink = transfer.Server(w)
+	}
 	start := time.Now()
-	st, err := transfer.Run(ctx, transfer.PSYNC(src, transfer.PSYNCOptions{}), transfer.Server(w))
+	st, err := transfer.Run(ctx, transfer.PSYNC(src, transfer.PSYNCOptions{}), sink)
 	if err != nil {
 		return err
 	}
@@ -102,24 +128,22 @@ func runChildRSS(path, url string) error {
 	return report(st, start)
 }
 
-// runTransferChild runs this binary with args and returns its report and
-// peak RSS (rusage maxrss).
-func runTransferChild(self string, args ...string) (transferResult, int64, error) {
+// runTransferChild runs this binary with args and returns its report, its
+// peak RSS (rusage maxrss) and its CPU seconds.
+func runTransferChild(self string, args ...string) (res transferResult, rss int64, cpu float64, err error) {
 	cmd := exec.Command(self, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return transferResult{}, 0, fmt.Errorf("%v\n%s", err, out.Bytes())
+		return res, 0, 0, fmt.Errorf("%v\n%s", err, out.Bytes())
 	}
-	var res transferResult
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		return res, 0, fmt.Errorf("%v in %q", err, out.Bytes())
+		return res, 0, 0, fmt.Errorf("%v in %q", err, out.Bytes())
 	}
-	var rss int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss << 10 // kB on Linux
 	}
-	return res, rss, nil
+	return res, rss, childCPU(cmd.ProcessState), nil
 }
 
 // startSource starts a redis-server that loads path as its dump.rdb.
@@ -169,18 +193,77 @@ func runLive(self, bin, dir string, src *server, d *dataset) (measurement, error
 		return measurement{}, err
 	}
 	defer s.stop()
-	cpu0 := cpuSeconds(s.cmd.Process.Pid)
-	res, rss, err := runTransferChild(self, "-child-live", "-src", "redis://"+src.addr(), "-url", "redis://"+s.addr())
+	cpu0, srcCPU0 := cpuSeconds(s.cmd.Process.Pid), sourceCPU(src)
+	res, rss, cpu, err := runTransferChild(self, "-child-live", "-src", "redis://"+src.addr(), "-url", "redis://"+s.addr())
 	if err != nil {
 		return measurement{}, fmt.Errorf("ours: %w", err)
 	}
-	m := measurement{seconds: res.Seconds, rss: rss, hwm: res.VmHWMBytes, srvCPU: cpuSeconds(s.cmd.Process.Pid) - cpu0}
+	m := measurement{seconds: res.Seconds, rss: rss, hwm: res.VmHWMBytes, srvCPU: cpuSeconds(s.cmd.Process.Pid) - cpu0,
+		clientCPU: cpu, srcCPU: sourceCPU(src) - srcCPU0}
 	m.stats = restore.Stats{Written: res.KeysWritten, Failed: res.KeysFailed}
 	if res.KeysRead != int64(d.keys) || res.KeysWritten != int64(d.keys) || res.KeysFailed != 0 {
 		return m, fmt.Errorf("ours: %+v, want %d keys read and written", res, d.keys)
 	}
 	m.digest, err = check(s, d)
 	return m, err
+}
+
+// sourceCPU returns the CPU seconds the source and its reaped forks have
+// used, once no snapshot fork is running (so that a fork's CPU counts for
+// the run that caused it).
+func sourceCPU(src *server) float64 {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		x, err := src.do("INFO", "persistence")
+		if err != nil || !strings.Contains(string(x.Str), "rdb_bgsave_in_progress:1") || time.Now().After(deadline) {
+			return cpuSecondsWithChildren(src.cmd.Process.Pid)
+		}
+	}
+}
+
+// sourcePayloads takes the source's snapshot with `redis-cli --rdb` and
+// writes the RESTORE commands of its keys to respPath: the payloads exactly
+// as PSYNC (or DUMP) carries them from this source, re-encoded and
+// LZF-compressed by it, which is not how the generated file holds them.
+func sourcePayloads(cli, dir string, src *server, respPath string) (keys int, err error) {
+	snap := filepath.Join(dir, "source-snapshot.rdb")
+	out, err := exec.Command(cli, "-h", "127.0.0.1", "-p", strconv.Itoa(src.port), "--rdb", snap).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("redis-cli --rdb: %v\n%s", err, out)
+	}
+	defer os.Remove(snap)
+	in, err := os.Open(snap)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	f, err := os.Create(respPath)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	r := rdb.NewReader(in)
+	var cmd, payload []byte
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return keys, fmt.Errorf("the source's snapshot: %w", err)
+		}
+		if k, ok := rec.(*rdb.Key); ok {
+			cmd, payload = appendRestoreCommand(cmd[:0], payload, k, r.Version())
+			if _, err := w.Write(cmd); err != nil {
+				return keys, err
+			}
+			keys++
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return keys, err
+	}
+	return keys, f.Close()
 }
 
 // liveRounds is the live mode.
@@ -196,47 +279,89 @@ func liveRounds(self, bin, cli, dir string, d *dataset, rounds int) error {
 		return fmt.Errorf("live source: %w", err)
 	}
 	logf("live: source redis-server on port %d loaded the RDB file in %.1fs, DEBUG DIGEST %s", src.port, time.Since(t0).Seconds(), digest)
+	t0 = time.Now()
+	fromSource := *d
+	fromSource.respPath = filepath.Join(dir, "restore-source.resp")
+	n, err := sourcePayloads(cli, dir, src, fromSource.respPath)
+	if err != nil {
+		return fmt.Errorf("live source: %w", err)
+	}
+	if n != d.keys {
+		return fmt.Errorf("live source: its snapshot holds %d keys, want %d", n, d.keys)
+	}
+	defer os.Remove(fromSource.respPath)
+	logf("live: the source's payloads (redis-cli --rdb, then a RESTORE command per key) written in %.1fs", time.Since(t0).Seconds())
 
-	var ours, clis []measurement
+	methods := []string{"ours-live", "redis-cli", "cli-file"}
+	runs := map[string][]measurement{}
+	var snapshots []float64
 	for r := 0; r < rounds; r++ {
-		order := []string{"ours-live", "redis-cli"}
-		if r%2 == 1 {
-			order = []string{"redis-cli", "ours-live"}
+		// The source's part alone: its snapshot, read and discarded.
+		res, _, _, err := runTransferChild(self, "-child-live", "-src", "redis://"+src.addr())
+		if err != nil {
+			return fmt.Errorf("live round %d, PSYNC → io.Discard: %w", r+1, err)
 		}
-		for _, m := range order {
+		if res.KeysRead != int64(d.keys) {
+			return fmt.Errorf("live round %d, PSYNC → io.Discard: %d keys read, want %d", r+1, res.KeysRead, d.keys)
+		}
+		snapshots = append(snapshots, res.Seconds)
+		logf("live round %d %-9s %6.2fs  (PSYNC → io.Discard: the source's snapshot, read and parsed)", r+1, "snapshot", res.Seconds)
+		for j := range methods {
+			m := methods[(j+r)%len(methods)]
 			var res measurement
 			var err error
 			sdir := filepath.Join(dir, fmt.Sprintf("live-r%d-%s", r, m))
-			if m == "ours-live" {
+			switch m {
+			case "ours-live":
 				res, err = runLive(self, bin, sdir, src, d)
-				ours = append(ours, res)
-			} else {
+			case "redis-cli":
+				res, err = runCLI(cli, bin, sdir, &fromSource)
+			default:
 				res, err = runCLI(cli, bin, sdir, d)
-				clis = append(clis, res)
 			}
 			if err != nil {
 				return fmt.Errorf("live round %d, %s: %w", r+1, m, err)
 			}
+			runs[m] = append(runs[m], res)
 			if res.digest != digest {
 				return fmt.Errorf("live round %d, %s: DEBUG DIGEST %s, source %s: the datasets differ", r+1, m, res.digest, digest)
 			}
-			extra := ""
+			extra := fmt.Sprintf(", its client %.2fs", res.clientCPU)
 			if m == "ours-live" {
-				extra = fmt.Sprintf(", peak RSS %.1f MiB (VmHWM %.1f MiB)", mib(res.rss), mib(res.hwm))
+				extra = fmt.Sprintf(", ours %.2fs, source %.2fs; peak RSS %.1f MiB (VmHWM %.1f MiB)", res.clientCPU, res.srcCPU, mib(res.rss), mib(res.hwm))
 			}
-			logf("live round %d %-9s %6.2fs  %9.0f keys/s  target redis-server CPU %5.2fs%s", r+1, m, res.seconds, float64(d.keys)/res.seconds, res.srvCPU, extra)
+			logf("live round %d %-9s %6.2fs  %9.0f keys/s  CPU: target redis-server %5.2fs%s", r+1, m, res.seconds, float64(d.keys)/res.seconds, res.srvCPU, extra)
 			os.RemoveAll(sdir)
 		}
 	}
-	oursT, cliT, peak := summarize(ours, clis)
+	oursT, cliT, peak := summarize(runs["ours-live"], runs["redis-cli"])
+	med := func(m string, f func(measurement) float64) float64 {
+		var xs []float64
+		for _, x := range runs[m] {
+			xs = append(xs, f(x))
+		}
+		return median(xs)
+	}
+	fileT := med("cli-file", func(m measurement) float64 { return m.seconds })
+	srcCPU := med("ours-live", func(m measurement) float64 { return m.srcCPU })
+	tgtCPU := med("ours-live", func(m measurement) float64 { return m.srvCPU })
+	ourCPU := med("ours-live", func(m measurement) float64 { return m.clientCPU })
+	cliTgtCPU := med("redis-cli", func(m measurement) float64 { return m.srvCPU })
+	cliCPU := med("redis-cli", func(m measurement) float64 { return m.clientCPU })
+	cpus := runtime.NumCPU()
+	floor := (srcCPU + tgtCPU + ourCPU) / float64(cpus)
 	ratio := oursT / cliT
 	rssLimit := int64(targetRSSFix + d.largest)
 	fmt.Println()
 	fmt.Printf("live: %d keys, %.1f MB RDB file, medians of %d rounds, every target checked with DBSIZE and DEBUG DIGEST = source's %s\n", d.keys, float64(d.rdbSize)/1e6, rounds, digest)
-	fmt.Printf("%-46s %8s %12s\n", "method", "seconds", "keys/s")
-	fmt.Printf("%-46s %8.2f %12.0f\n", "ours (transfer.Run PSYNC → restore.Writer)", oursT, float64(d.keys)/oursT)
-	fmt.Printf("%-46s %8.2f %12.0f\n", "redis-cli --pipe (pre-generated RESTORE file)", cliT, float64(d.keys)/cliT)
-	fmt.Printf("live ratio ours/redis-cli: %.2f (target ≤ %.1f: %s)\n", ratio, targetLiveRatio, verdict(ratio <= targetLiveRatio))
+	fmt.Printf("%-58s %8s %12s %s\n", "method", "seconds", "keys/s", "  CPU seconds")
+	fmt.Printf("%-58s %8.2f %12.0f   source %.2f + target %.2f + ours %.2f\n", "ours (transfer.Run PSYNC → restore.Writer)", oursT, float64(d.keys)/oursT, srcCPU, tgtCPU, ourCPU)
+	fmt.Printf("%-58s %8.2f %12.0f   target %.2f + redis-cli %.2f\n", "redis-cli --pipe, RESTORE of the source's payloads", cliT, float64(d.keys)/cliT, cliTgtCPU, cliCPU)
+	fmt.Printf("%-58s %8.2f %12.0f   (no target: the generated file's payloads, not the source's)\n", "redis-cli --pipe, RESTORE of the generated file's payloads", fileT, float64(d.keys)/fileT)
+	fmt.Printf("%-58s %8.2f %12.0f\n", "the source's snapshot alone (PSYNC → io.Discard)", median(snapshots), float64(d.keys)/median(snapshots))
+	fmt.Printf("live ratio ours/redis-cli (the source's payloads): %.2f (target ≤ %.1f: %s)\n", ratio, targetLiveRatio, verdict(ratio <= targetLiveRatio))
+	fmt.Printf("live CPU floor: the three processes of the live run need %.2f CPU-seconds; on %d CPUs no schedule finishes in under %.2fs = %.2f× redis-cli\n",
+		srcCPU+tgtCPU+ourCPU, cpus, floor, floor/cliT)
 	fmt.Printf("live peak RSS: %.1f MiB (target ≤ 64 MiB + largest payload %.1f KiB = %.1f MiB: %s)\n",
 		mib(peak), float64(d.largest)/1024, mib(rssLimit), verdict(peak <= rssLimit))
 	return nil
@@ -283,7 +408,7 @@ func rssMode(self, bin, dir string, gb float64, seed int64) error {
 			float64(meta.Largest)/1024, mib(rssLimit), verdict(rss <= rssLimit))
 	}
 
-	res, rss, err := runTransferChild(self, "-child-rss", "-file", path)
+	res, rss, _, err := runTransferChild(self, "-child-rss", "-file", path)
 	if err != nil {
 		return fmt.Errorf("rss: %w", err)
 	}
@@ -299,7 +424,7 @@ func rssMode(self, bin, dir string, gb float64, seed int64) error {
 		return err
 	}
 	defer s.stop()
-	res, rss, err = runTransferChild(self, "-child-rss", "-file", path, "-url", "redis://"+s.addr())
+	res, rss, _, err = runTransferChild(self, "-child-rss", "-file", path, "-url", "redis://"+s.addr())
 	if err != nil {
 		return fmt.Errorf("rss, into redis-server: %w", err)
 	}

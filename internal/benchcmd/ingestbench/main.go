@@ -101,7 +101,7 @@ func main() {
 	if *childLive || *childRSS {
 		var err error
 		if *childLive {
-			err = runChildLive(*src, *url)
+			err = runChildLive(*src, *url, *cpuprofile)
 		} else {
 			err = runChildRSS(*file, *url)
 		}
@@ -124,6 +124,22 @@ func main() {
 	}
 }
 
+// startProfile starts a CPU profile into path, if any; stop ends it.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	pf, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		pf.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); pf.Close() }, nil
+}
+
 // childResult is what the child reports on stdout.
 type childResult struct {
 	Seconds    float64       `json:"seconds"`
@@ -138,17 +154,11 @@ func runChild(path, url, cpuprofile string, pipeline, conns int) error {
 		return err
 	}
 	defer f.Close()
-	if cpuprofile != "" {
-		pf, err := os.Create(cpuprofile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-		defer pf.Close()
-		defer pprof.StopCPUProfile()
+	stop, err := startProfile(cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	ctx := context.Background()
 	start := time.Now()
 	w, err := restore.Dial(ctx, url, restore.Options{Existing: restore.ExistingReplace, Pipeline: pipeline, Conns: conns})
@@ -540,17 +550,8 @@ func generateTo(dir, bin, rdbPath, respPath string, n int, seed, bigBytes int64)
 			d.largest = max(d.largest, 1+len(k.Raw)+2+8) // type, value, version, CRC
 			continue
 		}
-		payload = rdb.AppendDumpPayload(payload[:0], k.Type, k.Raw, version)
+		cmd, payload = appendRestoreCommand(cmd[:0], payload, k, version)
 		d.largest = max(d.largest, len(payload))
-		ttl := "0"
-		if k.ExpireAt != 0 {
-			ttl = strconv.FormatInt(k.ExpireAt, 10)
-		}
-		args := [][]byte{[]byte("RESTORE"), k.Key, []byte(ttl), payload, []byte("REPLACE")}
-		if k.ExpireAt != 0 {
-			args = append(args, []byte("ABSTTL"))
-		}
-		cmd = resp.AppendCommand(cmd[:0], args...)
 		if _, err := pw.Write(cmd); err != nil {
 			return nil, err
 		}
@@ -573,6 +574,22 @@ func generateTo(dir, bin, rdbPath, respPath string, n int, seed, bigBytes int64)
 		}
 	}
 	return d, nil
+}
+
+// appendRestoreCommand appends to cmd the command restore.Writer sends for
+// k, `RESTORE key ttl payload REPLACE [ABSTTL]`, with the payload framed for
+// version (built in payload, returned for reuse).
+func appendRestoreCommand(cmd, payload []byte, k *rdb.Key, version int) (newCmd, newPayload []byte) {
+	payload = rdb.AppendDumpPayload(payload[:0], k.Type, k.Raw, version)
+	ttl := "0"
+	if k.ExpireAt != 0 {
+		ttl = strconv.FormatInt(k.ExpireAt, 10)
+	}
+	args := [][]byte{[]byte("RESTORE"), k.Key, []byte(ttl), payload, []byte("REPLACE")}
+	if k.ExpireAt != 0 {
+		args = append(args, []byte("ABSTTL"))
+	}
+	return resp.AppendCommand(cmd, args...), payload
 }
 
 // appendRDBString appends s as an RDB string (length-prefixed, no LZF).
@@ -601,10 +618,27 @@ type measurement struct {
 	stats   restore.Stats
 	digest  string
 	srvCPU  float64 // the server's CPU seconds during the run
+	// clientCPU is the CPU seconds of ours or redis-cli; srcCPU, live
+	// mode, those of the source redis-server and its fork.
+	clientCPU, srcCPU float64
+}
+
+// childCPU returns the user+system CPU seconds of an ended process.
+func childCPU(ps *os.ProcessState) float64 {
+	if ps == nil {
+		return 0
+	}
+	return (ps.UserTime() + ps.SystemTime()).Seconds()
 }
 
 // cpuSeconds returns the user+system CPU time of process pid so far.
-func cpuSeconds(pid int) float64 {
+func cpuSeconds(pid int) float64 { return procCPU(pid, false) }
+
+// cpuSecondsWithChildren adds the CPU time of the children pid has waited
+// for (a redis-server's BGSAVE fork, once it has ended).
+func cpuSecondsWithChildren(pid int) float64 { return procCPU(pid, true) }
+
+func procCPU(pid int, children bool) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
@@ -617,9 +651,16 @@ func cpuSeconds(pid int) float64 {
 	if len(f) < 13 {
 		return 0
 	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
+	var ticks float64
+	fields := f[11:13] // utime, stime
+	if children {
+		fields = f[11:15] // and cutime, cstime
+	}
+	for _, x := range fields {
+		v, _ := strconv.ParseFloat(x, 64)
+		ticks += v
+	}
+	return ticks / 100 // USER_HZ
 }
 
 func runOurs(self, bin, dir string, d *dataset, cpuprofile string, pipeline, conns int) (measurement, error) {
@@ -677,6 +718,7 @@ func runCLI(cli, bin, dir string, d *dataset) (measurement, error) {
 	if err != nil {
 		return m, fmt.Errorf("redis-cli --pipe: %v\n%s", err, out.Bytes())
 	}
+	m.clientCPU = childCPU(cmd.ProcessState)
 	want := fmt.Sprintf("errors: 0, replies: %d", d.keys)
 	if !strings.Contains(out.String(), want) {
 		return m, fmt.Errorf("redis-cli --pipe: want %q in its output:\n%s", want, out.Bytes())
