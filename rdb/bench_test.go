@@ -66,14 +66,18 @@ func benchMethod(b *testing.B, method func(f *os.File) (int64, error), countsKey
 
 func scanFile(f *os.File) (int64, error)    { return benchdata.Scan(f) }
 func decodeFile(f *os.File) (int64, error)  { return benchdata.Decode(f) }
+func valueFile(f *os.File) (int64, error)   { return benchdata.DecodeEach(f) }
 func hdtFile(f *os.File) (int64, error)     { return benchdata.Hdt3213(f) }
 func noParseFile(f *os.File) (int64, error) { return benchdata.NoParse(f) }
 
 // BenchmarkScan: Next over every record, touching Key and Raw, no decoding.
 func BenchmarkScan(b *testing.B) { benchMethod(b, scanFile, true) }
 
-// BenchmarkDecode: Next and Key.Value for every key.
+// BenchmarkDecode: Next, and one Decoder decoding every key.
 func BenchmarkDecode(b *testing.B) { benchMethod(b, decodeFile, true) }
+
+// BenchmarkDecodeKeyValue: Next and Key.Value (new memory) for every key.
+func BenchmarkDecodeKeyValue(b *testing.B) { benchMethod(b, valueFile, true) }
 
 // BenchmarkHdt3213Decode: github.com/hdt3213/rdb v1.3.2
 // core.NewDecoder(f).Parse(cb) (it buffers f itself, 4 KiB).
