@@ -29,6 +29,11 @@ type Stats struct {
 	MemberExpiresStripped  int64
 	MemberExpiresConverted int64
 	RecordsDropped         int64 // functions, KeyDB aux fields the sink could not carry
+	// What keys lost on the way although they were written (see
+	// rdb.Conversion and restore.Stats).
+	StreamMetaDropped  int64 // streams without the metadata the target's encoding lacks
+	PendingEntriesLost int64 // stream PEL entries the command path cannot recreate
+	KeyMetaDropped     int64 // keys whose Redis 8.6 key metadata the target cannot hold
 
 	// KeysVanished counts keys a SCAN source listed that were deleted or
 	// expired on the source before they could be dumped (not read, so not
@@ -117,6 +122,9 @@ func Run(ctx context.Context, src Source, sink Sink, opts ...Option) (Stats, err
 	st.MemberExpiresStripped = res.MemberExpiresStripped
 	st.MemberExpiresConverted = res.MemberExpiresConverted
 	st.RecordsDropped = res.RecordsDropped
+	st.StreamMetaDropped = res.StreamMetaDropped
+	st.PendingEntriesLost = res.PendingEntriesLost
+	st.KeyMetaDropped = res.KeyMetaDropped
 	st.BytesRead, _ = r.Progress()
 	if sr, ok := r.(ScanReporter); ok {
 		st.KeysVanished = sr.ScanStats().Skipped

@@ -49,6 +49,10 @@ type Result struct {
 	// RecordsDropped counts non-key records the sink could not carry
 	// (functions or KeyDB aux fields for a target without them).
 	RecordsDropped int64
+	// Written keys that lost part of themselves on the way.
+	StreamMetaDropped  int64 // streams whose metadata the target's encoding lacks
+	PendingEntriesLost int64 // stream PEL entries the command path cannot recreate
+	KeyMetaDropped     int64 // keys whose Redis 8.6 key metadata the target cannot hold
 }
 
 // Server returns a sink writing into a server or cluster through w. Close
@@ -80,6 +84,7 @@ func (s *serverSink) Close(ctx context.Context) (Result, error) {
 		Failed: st.Failed, Failures: s.w.Failures(), Converted: st.Converted, ViaCommands: st.ViaCommands,
 		FieldTTLsDropped: st.FieldTTLsDropped, MemberExpiresStripped: st.MemberExpiresStripped,
 		MemberExpiresConverted: st.MemberExpiresConverted, RecordsDropped: s.functions,
+		StreamMetaDropped: st.StreamMetaDropped, PendingEntriesLost: st.PendingEntriesLost, KeyMetaDropped: st.MetaDropped,
 	}, err
 }
 
@@ -203,6 +208,12 @@ func (s *fileSink) writeKey(k *rdb.Key) error {
 	s.res.FieldTTLsDropped += int64(c.FieldTTLsDropped)
 	s.res.MemberExpiresStripped += int64(c.MemberExpiresStripped)
 	s.res.MemberExpiresConverted += int64(c.MemberExpiresConverted)
+	if c.StreamMetaDropped {
+		s.res.StreamMetaDropped++
+	}
+	if c.MetaDropped {
+		s.res.KeyMetaDropped++
+	}
 	out := *k
 	out.Type, out.Raw, out.MemberExpires, out.Meta = c.Type, c.Raw, c.MemberExpires, c.Meta
 	if err := s.w.WriteKey(&out); err != nil {

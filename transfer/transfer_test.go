@@ -91,6 +91,9 @@ func TestFileToCompressedFiles(t *testing.T) {
 			if st.KeysWritten != int64(len(want)) || st.KeysConverted == 0 || st.RecordsDropped != 1 { // the function library
 				t.Errorf("stats %+v", st)
 			}
+			if want := streamMetaLosses(t, src, rdb.Target{Flavor: rdb.FlavorRedis, Version: 9}); st.StreamMetaDropped != want || want == 0 {
+				t.Errorf("StreamMetaDropped %d, want %d (and more than 0)", st.StreamMetaDropped, want)
+			}
 			data := readFile(t, out)
 			if ext != ".rdb" && bytes.HasPrefix(data, []byte("REDIS")) {
 				t.Fatal("output not compressed")
@@ -104,6 +107,53 @@ func TestFileToCompressedFiles(t *testing.T) {
 			}
 			rdbtest.Compare(t, rdbtest.Contents(t, buf.Bytes(), true), want)
 		})
+	}
+}
+
+// streamMetaLosses returns how many keys of the file lose stream metadata
+// when converted for t, asking rdb.Convert key by key.
+func streamMetaLosses(t *testing.T, path string, target rdb.Target) int64 {
+	t.Helper()
+	r := rdb.NewReader(bytes.NewReader(readFile(t, path)))
+	var n int64
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return n
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k, ok := rec.(*rdb.Key); ok {
+			c, err := rdb.Convert(k, target, rdb.ConvertOptions{}, nil)
+			if err == nil && c.StreamMetaDropped {
+				n++
+			}
+		}
+	}
+}
+
+// TestStreamMetaLossCounted: streams of Redis 7.4 written into 7.0 lose
+// what 7.0's encoding lacks; Run's Stats say how many.
+func TestStreamMetaLossCounted(t *testing.T) {
+	src := corpusPath(t, "modern/redis-7.4.1.rdb")
+	srv := redistest.Start(t)
+	w, err := restore.Dial(context.Background(), srv.URL(), restore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Run(context.Background(), File(src), Server(w), Types(rdb.KindStream))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAccounting(t, st)
+	target, err := rdb.TargetFor(rdb.FlavorRedis, "7.0.15")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := streamMetaLosses(t, src, target)
+	if st.KeysWritten == 0 || st.StreamMetaDropped != want || want == 0 {
+		t.Fatalf("stats %+v: want %d streams counted as losing metadata (and more than 0)", st, want)
 	}
 }
 

@@ -98,6 +98,10 @@ func Summary(w io.Writer, prog string, st transfer.Stats, err error) {
 		fmt.Fprintf(w, "%d re-encoded for the target, %d written with commands; KeyDB member expirations: %d stripped, %d converted; %d hash field TTLs dropped; %d other records dropped\n",
 			st.KeysConverted, st.KeysViaCommands, st.MemberExpiresStripped, st.MemberExpiresConverted, st.FieldTTLsDropped, st.RecordsDropped)
 	}
+	if st.StreamMetaDropped+st.PendingEntriesLost+st.KeyMetaDropped > 0 {
+		fmt.Fprintf(w, "lost on the way: stream metadata of %d streams, %d pending entries of consumer groups, key metadata of %d keys\n",
+			st.StreamMetaDropped, st.PendingEntriesLost, st.KeyMetaDropped)
+	}
 	for i, f := range st.Failures {
 		if i == 10 {
 			fmt.Fprintf(w, "… %d more failures\n", st.KeysFailed-10)
