@@ -28,9 +28,9 @@ func NoParse(src io.Reader) (int64, error) {
 	return 0, err
 }
 
-// Scan calls rdb.Reader.Next over every record and touches Key and Raw of
-// every key, decoding nothing.
-func Scan(src io.Reader) (int64, error) {
+// eachKey calls rdb.Reader.Next over every record of src and fn for every
+// key, and returns the number of keys.
+func eachKey(src io.Reader, fn func(k *rdb.Key) error) (int64, error) {
 	r := rdb.NewReader(src)
 	var keys int64
 	for {
@@ -42,62 +42,49 @@ func Scan(src io.Reader) (int64, error) {
 			return keys, err
 		}
 		if k, ok := rec.(*rdb.Key); ok {
-			keys++
-			Sink += len(k.Key) + len(k.Raw)
-			if len(k.Raw) > 0 {
-				Sink ^= int(k.Raw[0])
+			if err := fn(k); err != nil {
+				return keys, err
 			}
+			keys++
 		}
 	}
+}
+
+// Scan calls rdb.Reader.Next over every record and touches Key and Raw of
+// every key, decoding nothing.
+func Scan(src io.Reader) (int64, error) {
+	return eachKey(src, func(k *rdb.Key) error {
+		Sink += len(k.Key) + len(k.Raw)
+		if len(k.Raw) > 0 {
+			Sink ^= int(k.Raw[0])
+		}
+		return nil
+	})
 }
 
 // Decode calls rdb.Reader.Next over every record and decodes every key's
 // value with one rdb.Decoder, which reuses the values' memory.
 func Decode(src io.Reader) (int64, error) {
-	r := rdb.NewReader(src)
 	var d rdb.Decoder
-	var keys int64
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			return keys, nil
-		}
-		if err != nil {
-			return keys, err
-		}
-		if k, ok := rec.(*rdb.Key); ok {
-			v, err := d.Decode(k)
-			if err != nil {
-				return keys, err
-			}
-			keys++
+	return eachKey(src, func(k *rdb.Key) error {
+		v, err := d.Decode(k)
+		if err == nil {
 			Sink += int(v.Kind())
 		}
-	}
+		return err
+	})
 }
 
 // DecodeEach calls rdb.Reader.Next over every record and Key.Value for
 // every key: new memory for every value.
 func DecodeEach(src io.Reader) (int64, error) {
-	r := rdb.NewReader(src)
-	var keys int64
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			return keys, nil
-		}
-		if err != nil {
-			return keys, err
-		}
-		if k, ok := rec.(*rdb.Key); ok {
-			v, err := k.Value()
-			if err != nil {
-				return keys, err
-			}
-			keys++
+	return eachKey(src, func(k *rdb.Key) error {
+		v, err := k.Value()
+		if err == nil {
 			Sink += int(v.Kind())
 		}
-	}
+		return err
+	})
 }
 
 // Hdt3213 parses src with github.com/hdt3213/rdb v1.3.2:

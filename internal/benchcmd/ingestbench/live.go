@@ -93,13 +93,9 @@ func runChildLive(src, dst, cpuprofile string) error {
 	}
 	defer stop()
 	ctx := context.Background()
-	sink := transfer.ToWriter(io.Discard, transfer.FileOptions{})
-	if dst != "" {
-		w, err := restore.Dial(ctx, dst, restore.Options{Existing: restore.ExistingReplace})
-		if err != nil {
-			return err
-		}
-		sink = transfer.Server(w)
+	sink, err := childSink(ctx, dst)
+	if err != nil {
+		return err
 	}
 	start := time.Now()
 	st, err := transfer.Run(ctx, transfer.PSYNC(src, transfer.PSYNCOptions{}), sink)
@@ -109,16 +105,25 @@ func runChildLive(src, dst, cpuprofile string) error {
 	return report(st, start)
 }
 
+// childSink returns the sink of a child: the server at url (replacing
+// existing keys), or io.Discard when url is "".
+func childSink(ctx context.Context, url string) (transfer.Sink, error) {
+	if url == "" {
+		return transfer.ToWriter(io.Discard, transfer.FileOptions{}), nil
+	}
+	w, err := restore.Dial(ctx, url, restore.Options{Existing: restore.ExistingReplace})
+	if err != nil {
+		return nil, err
+	}
+	return transfer.Server(w), nil
+}
+
 // runChildRSS reads path into io.Discard, or into the server at url.
 func runChildRSS(path, url string) error {
 	ctx := context.Background()
-	sink := transfer.ToWriter(io.Discard, transfer.FileOptions{})
-	if url != "" {
-		w, err := restore.Dial(ctx, url, restore.Options{Existing: restore.ExistingReplace})
-		if err != nil {
-			return err
-		}
-		sink = transfer.Server(w)
+	sink, err := childSink(ctx, url)
+	if err != nil {
+		return err
 	}
 	start := time.Now()
 	st, err := transfer.Run(ctx, transfer.File(path), sink)
