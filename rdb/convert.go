@@ -274,7 +274,7 @@ func longest(items [][]byte) int {
 }
 
 func (e *encoder) set(s Set, t Target, c *Conversion) error {
-	if t.Version >= 2 && len(s) <= maxIntsetEntries {
+	if t.Version >= 2 && len(s) > 0 && len(s) <= maxIntsetEntries { // Redis refuses an empty intset
 		ints := make([]int64, 0, len(s))
 		for _, m := range s {
 			v, ok := packedStringInt(m)

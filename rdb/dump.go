@@ -29,8 +29,9 @@ func DumpFooter(t Type, raw []byte, version int) [DumpFooterLen]byte {
 }
 
 // DumpFooterWithMeta is DumpFooter for a payload that starts with a key
-// metadata block (Redis 8.6, RDB 13): meta is written before the type byte,
-// as 0xF3 followed by Key.Meta, and covered by the checksum.
+// metadata block (Redis 8.6, RDB 13), written before the type byte and
+// covered by the checksum. meta is the whole block as it precedes the type
+// byte: the 0xF3 opcode followed by Key.Meta.
 func DumpFooterWithMeta(meta []byte, t Type, raw []byte, version int) [DumpFooterLen]byte {
 	var f [DumpFooterLen]byte
 	binary.LittleEndian.PutUint16(f[:2], uint16(version))

@@ -511,7 +511,10 @@ func (r *Reader) readMemberExpires(k *Key) error {
 	for {
 		if r.w-r.r < 1 {
 			if err := r.fill(1); err != nil {
-				break // end of input: the EOF record reports it
+				if errors.Is(err, io.ErrUnexpectedEOF) {
+					break // end of input: the EOF record reports it
+				}
+				return err
 			}
 		}
 		if r.buf[r.r] != opAux {

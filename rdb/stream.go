@@ -19,7 +19,7 @@ func (id StreamID) String() string {
 
 // Stream is a decoded stream value. Fields that older encodings do not store
 // are zero: FirstID, MaxDeletedID and EntriesAdded before type 19
-// (Redis 7.0), consumer ActiveTime before type 21 (Redis 7.2).
+// (Redis 7.0); consumer ActiveTime is -1 before type 21 (Redis 7.2).
 type Stream struct {
 	Entries      []StreamEntry
 	Length       uint64 // number of entries as the file records it
@@ -346,7 +346,7 @@ func (r *Reader) appendStreamNode(entries []StreamEntry, master StreamID, lp []b
 	if err != nil {
 		return entries, err
 	}
-	if nMaster < 0 || int(nMaster) > len(items) || count < 0 || deleted < 0 {
+	if nMaster < 0 || nMaster > int64(len(items)-pos) || count < 0 || deleted < 0 {
 		return entries, corruptf("bad master entry: count %d, deleted %d, fields %d", count, deleted, nMaster)
 	}
 	masterFields := items[pos : pos+int(nMaster)]

@@ -408,8 +408,14 @@ func (r *Reader) decodeList(t Type) (Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		if container != quicklistNodePlain && cap(l)-len(l) < r.packedLenHint(blob, t) {
-			l = append(r.newStrings(len(l)+r.packedLenHint(blob, t)*(nodes-i)), l...)
+		if h := r.packedLenHint(blob, t); container != quicklistNodePlain && cap(l)-len(l) < h {
+			// Room for the rest of the nodes if they are like this one, as
+			// far as the input left can back them (nodes is read from it).
+			want := h + r.remaining()
+			if rest := nodes - i; rest <= want/h {
+				want = h * rest
+			}
+			l = append(r.newStrings(len(l)+want), l...)
 		}
 		switch {
 		case t == TypeListQuicklist:
@@ -446,8 +452,8 @@ func (r *Reader) formatInt(v int64) []byte {
 		if size < 64 {
 			size = 64
 		}
-		if size > r.arenaHint {
-			size = r.arenaHint
+		if r.arenaHint > 0 && size > r.arenaHint {
+			size = r.arenaHint // the blob's integers need no more
 		}
 		if size > 64<<10 {
 			size = 64 << 10
