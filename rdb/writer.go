@@ -42,6 +42,7 @@ type Writer struct {
 	started bool
 	closed  bool
 	scratch []byte
+	db      int // the database selected last (0 until a SELECTDB)
 }
 
 // ErrWriterClosed is returned by writes after Close.
@@ -189,16 +190,25 @@ func (w *Writer) SelectDB(db int, keys, expires uint64) error {
 	if w.begin() != nil {
 		return w.err
 	}
-	if db < 0 {
-		return w.fail(fmt.Errorf("rdb: negative database %d", db))
+	if w.selectDB(db) != nil {
+		return w.err
 	}
-	w.write([]byte{opSelectDB})
-	w.writeLen(uint64(db))
 	if w.opts.Version >= 7 {
 		w.write([]byte{opResizeDB})
 		w.writeLen(keys)
 		w.writeLen(expires)
 	}
+	return w.err
+}
+
+// selectDB writes a SELECTDB record and remembers db as the current one.
+func (w *Writer) selectDB(db int) error {
+	if db < 0 {
+		return w.fail(fmt.Errorf("rdb: negative database %d", db))
+	}
+	w.write([]byte{opSelectDB})
+	w.writeLen(uint64(db))
+	w.db = db
 	return w.err
 }
 
@@ -236,9 +246,14 @@ func VersionCanHold(version int, t Type, keydb bool) bool {
 
 // WriteKey writes a key record: expiration, LRU idle time or LFU frequency
 // (RDB 9+, dropped for older versions), key metadata (RDB 13), the key and
-// its raw value, and for KeyDB files its member expirations.
+// its raw value, and for KeyDB files its member expirations. The key goes
+// into database k.DB: a SELECTDB record comes first when that is not the
+// database selected last.
 func (w *Writer) WriteKey(k *Key) error {
 	if w.begin() != nil {
+		return w.err
+	}
+	if k.DB != w.db && w.selectDB(k.DB) != nil {
 		return w.err
 	}
 	if !w.CanHold(k.Type) {
@@ -348,9 +363,7 @@ func (w *Writer) WriteRecord(rec Record) error {
 		if w.begin() != nil {
 			return w.err
 		}
-		w.write([]byte{opSelectDB})
-		w.writeLen(uint64(rec.DB))
-		return w.err
+		return w.selectDB(rec.DB)
 	case *ResizeDB:
 		if w.begin() != nil || w.opts.Version < 7 {
 			return w.err

@@ -3,6 +3,7 @@ package rdb
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -203,7 +204,7 @@ func TestWriterStandardAuxAndStrings(t *testing.T) {
 	w.WriteAux("int", "-2147483648")
 	w.WriteAux("notint", "007")
 	w.SelectDB(3, 1, 0)
-	w.WriteKey(&Key{Key: []byte("k"), Type: TypeString, Raw: []byte{1, 'v'}, Idle: -1, Freq: -1, ExpireAt: 4102444800000})
+	w.WriteKey(&Key{DB: 3, Key: []byte("k"), Type: TypeString, Raw: []byte{1, 'v'}, Idle: -1, Freq: -1, ExpireAt: 4102444800000})
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -255,5 +256,26 @@ func TestAppendString(t *testing.T) {
 		if got := appendString(nil, []byte(s), true); !bytes.Equal(got, want) {
 			t.Errorf("appendString(%q) = %x, want %x", s, got, want)
 		}
+	}
+}
+
+// TestWriterSelectsKeyDB: each key lands in its own database, whatever
+// SELECTDB the caller wrote (or did not) before it.
+func TestWriterSelectsKeyDB(t *testing.T) {
+	var out bytes.Buffer
+	w := NewWriter(&out, WriterOptions{Version: 10})
+	for i, db := range []int{0, 0, 5, 2, 2, 0} {
+		w.WriteKey(&Key{DB: db, Key: []byte{'k', byte('0' + i)}, Type: TypeString, Raw: []byte{1, 'v'}, Idle: -1, Freq: -1})
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := readAll(t, out.Bytes())
+	var got []int
+	for _, k := range keysOf(recs) {
+		got = append(got, k.DB)
+	}
+	if fmt.Sprint(got) != "[0 0 5 2 2 0]" {
+		t.Fatalf("keys read back in databases %v, want [0 0 5 2 2 0]", got)
 	}
 }

@@ -9,8 +9,8 @@
 //	stats, err := transfer.Run(ctx, transfer.File("dump.rdb.zst"), transfer.Server(w),
 //		transfer.Match("user:*"), transfer.DB(0))
 //
-// Filters apply in order before any value is decoded. Run returns Stats in
-// which every key read is accounted for — written, filtered, skipped
-// (expired, or existing on the target) or failed, each failure naming its
-// key — and checks that the counts add up.
+// Filters apply in order before any value is decoded. A Run that succeeds
+// returns Stats in which every key read is accounted for — written,
+// filtered, skipped (expired, or existing on the target) or failed, each
+// failure naming its key — and checks that the counts add up.
 package transfer

@@ -11,8 +11,10 @@ import (
 	"github.com/rdbferry/rdbferry/restore"
 )
 
-// Stats is the outcome of Run. Once Run returns, KeysRead equals
-// KeysWritten + KeysFiltered + KeysSkipped + KeysFailed.
+// Stats is the outcome of Run. When Run returns no error, KeysRead equals
+// KeysWritten + KeysFiltered + KeysSkipped + KeysFailed. When it returns an
+// error, the counts say what was done before it; the key in hand when the
+// transfer stopped may be counted as read and nothing else.
 type Stats struct {
 	KeysRead     int64
 	KeysWritten  int64

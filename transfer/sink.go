@@ -56,13 +56,14 @@ type Result struct {
 }
 
 // Server returns a sink writing into a server or cluster through w. Close
-// closes w. Function libraries and aux fields are not written to servers
-// and are counted in Result.RecordsDropped (libraries) or ignored (aux).
+// closes w. Function libraries and module aux data are not written to
+// servers and are counted in Result.RecordsDropped; aux fields (the
+// snapshot's own metadata) are ignored.
 func Server(w *restore.Writer) Sink { return &serverSink{w: w} }
 
 type serverSink struct {
-	w         *restore.Writer
-	functions int64
+	w       *restore.Writer
+	dropped int64 // function libraries and module aux records
 }
 
 func (s *serverSink) Begin(context.Context, SourceInfo) error { return nil }
@@ -71,8 +72,8 @@ func (s *serverSink) Write(ctx context.Context, rec rdb.Record) error {
 	switch rec := rec.(type) {
 	case *rdb.Key:
 		return s.w.Write(ctx, rec)
-	case *rdb.Function:
-		s.functions++
+	case *rdb.Function, *rdb.ModuleAux:
+		s.dropped++
 	}
 	return nil
 }
@@ -83,7 +84,7 @@ func (s *serverSink) Close(ctx context.Context) (Result, error) {
 		Written: st.Written, SkippedExisting: st.SkippedExisting, SkippedExpired: st.SkippedExpired,
 		Failed: st.Failed, Failures: s.w.Failures(), Converted: st.Converted, ViaCommands: st.ViaCommands,
 		FieldTTLsDropped: st.FieldTTLsDropped, MemberExpiresStripped: st.MemberExpiresStripped,
-		MemberExpiresConverted: st.MemberExpiresConverted, RecordsDropped: s.functions,
+		MemberExpiresConverted: st.MemberExpiresConverted, RecordsDropped: s.dropped,
 		StreamMetaDropped: st.StreamMetaDropped, PendingEntriesLost: st.PendingEntriesLost, KeyMetaDropped: st.MetaDropped,
 	}, err
 }
@@ -125,6 +126,9 @@ type fileSink struct {
 	res    Result
 	buf    []byte
 	now    int64
+	// aborted: the transfer failed; Close must not complete the file
+	// with an end marker and checksum.
+	aborted bool
 }
 
 func (s *fileSink) Begin(ctx context.Context, src SourceInfo) error {
@@ -232,6 +236,9 @@ func (s *fileSink) Close(ctx context.Context) (Result, error) {
 	if s.w == nil {
 		return s.res, errors.New("transfer: file sink closed before Begin")
 	}
+	if s.aborted {
+		return s.res, nil
+	}
 	err := s.w.Close()
 	if s.comp != nil {
 		if cerr := s.comp.Close(); err == nil {
@@ -259,8 +266,10 @@ func (s *fileSink) Close(ctx context.Context) (Result, error) {
 	return s.res, err
 }
 
-// abort removes a partial file.
+// abort removes a partial file, and leaves a partial stream without the
+// end marker and checksum that would make it read as complete.
 func (s *fileSink) abort() {
+	s.aborted = true
 	if s.f != nil {
 		s.f.Close()
 		os.Remove(s.f.Name())

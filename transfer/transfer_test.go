@@ -188,6 +188,65 @@ func TestTruncatedSourceLeavesNoFile(t *testing.T) {
 	}
 }
 
+// TestTruncatedSourceLeavesIncompleteStream: ToWriter cannot take back
+// what it wrote, but what it leaves must not read as a complete snapshot.
+func TestTruncatedSourceLeavesIncompleteStream(t *testing.T) {
+	data := readFile(t, corpusPath(t, "modern/redis-7.0.15-debian.rdb"))
+	var out bytes.Buffer
+	if _, err := Run(context.Background(), FromReader(bytes.NewReader(data[:len(data)/2]), "stdin"), ToWriter(&out, FileOptions{})); err == nil {
+		t.Fatal("Run of a truncated source succeeded")
+	}
+	r := rdb.NewReader(bytes.NewReader(out.Bytes()))
+	for {
+		_, err := r.Next()
+		if err == io.EOF {
+			t.Fatalf("the %d bytes written for a failed transfer read as a complete RDB file", out.Len())
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// TestMapDBIntoFile: databases remapped by MapDB land in the remapped
+// database of a written file, not in the source's.
+func TestMapDBIntoFile(t *testing.T) {
+	src := corpusPath(t, "modern/redis-7.4.1.rdb")
+	var out bytes.Buffer
+	st, err := Run(context.Background(), File(src), ToWriter(&out, FileOptions{}), DB(0), MapDB(0, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAccounting(t, st)
+	want := map[string]rdbtest.Entry{}
+	for name, e := range rdbtest.Contents(t, readFile(t, src), true) {
+		if db, key, _ := strings.Cut(name, "/"); db == "0" {
+			want["5/"+key] = e
+		}
+	}
+	if len(want) == 0 || st.KeysWritten != int64(len(want)) {
+		t.Fatalf("stats %+v, want %d keys of db 0 written", st, len(want))
+	}
+	rdbtest.Compare(t, rdbtest.Contents(t, out.Bytes(), true), want)
+}
+
+// TestServerSinkCountsModuleAux: module aux data, which no server accepts
+// over the wire, is counted as dropped, not passed over in silence.
+func TestServerSinkCountsModuleAux(t *testing.T) {
+	srv := redistest.Start(t)
+	w, err := restore.Dial(context.Background(), srv.URL(), restore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Run(context.Background(), File(corpusPath(t, "rdbtools-dumps/redis_60_with_module_aux.rdb")), Server(w))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.RecordsDropped != 1 {
+		t.Fatalf("RecordsDropped %d, want 1 (the module aux record): %+v", st.RecordsDropped, st)
+	}
+}
+
 func TestCancelledRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
