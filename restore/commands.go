@@ -5,9 +5,12 @@ package restore
 // can read, a payload above the target's proto-max-bulk-len, or on request.
 //
 // The value is written into a temporary key in the key's hash slot, given
-// its expiration, then renamed over the real key, so that a reader never sees
-// half a key and a retry after an interruption starts from scratch (the first
-// command deletes a leftover temporary key) and converges.
+// its expiration, then renamed over the real key, so that readers do not see
+// a value while it is being built, and a retry after an interruption starts
+// from scratch (the first command deletes a leftover temporary key) and
+// converges. The rename is pipelined behind the batches: when a batch
+// fails, the rename still moves the partial value into place until a retry
+// replaces it (see the package doc).
 
 import (
 	"bytes"

@@ -72,6 +72,7 @@ func (c *conn) enqueue(j *job) {
 func (c *conn) run() {
 	defer c.w.wg.Done()
 	var writes []*job
+	var asking []bool // per entry of writes, read under c.mu: broken may reset the job meanwhile
 	for {
 		c.mu.Lock()
 		for len(c.queue) == 0 && !c.closing && !(c.pending > 0 && c.nc != nil && c.lowLocked()) {
@@ -79,6 +80,10 @@ func (c *conn) run() {
 			select {
 			case <-c.wake:
 			case <-c.w.ctx.Done():
+				// The Writer is closing (Close fails what is left through
+				// shutdown) or Dial gave up: a closed Done would make this
+				// loop spin.
+				return
 			}
 			c.mu.Lock()
 		}
@@ -94,11 +99,12 @@ func (c *conn) run() {
 		// Move the queue to the in-flight list before writing: replies may
 		// come back before the writes return.
 		clear(writes) // drop the last batch's jobs: they may be acknowledged already
-		writes = writes[:0]
+		writes, asking = writes[:0], asking[:0]
 		for _, j := range c.queue {
 			if j.db != c.db {
 				c.inflight = append(c.inflight, selectJob)
 				writes = append(writes, &job{db: j.db, renameIdx: -1}) // SELECT marker for the writer below
+				asking = append(asking, false)
 				c.db = j.db
 			}
 			j.asking = j.askAddr != ""
@@ -107,6 +113,7 @@ func (c *conn) run() {
 			j.node = c.node.addr
 			c.inflight = append(c.inflight, j)
 			writes = append(writes, j)
+			asking = append(asking, j.asking)
 		}
 		clear(c.queue)
 		c.queue = c.queue[:0]
@@ -115,12 +122,12 @@ func (c *conn) run() {
 		c.mu.Unlock()
 
 		var err error
-		for _, j := range writes {
+		for wi, j := range writes {
 			if j.ends == nil { // SELECT
 				err = rw.WriteCommandStrings("SELECT", strconv.Itoa(j.db))
 			} else {
 				for i := range j.ends {
-					if j.asking {
+					if asking[wi] {
 						if err = rw.WriteCommandStrings("ASKING"); err != nil {
 							break
 						}
@@ -247,7 +254,7 @@ func (c *conn) receive(nc net.Conn, rd *resp.Reader, gen int) {
 		}
 		if len(c.inflight) == 0 {
 			c.mu.Unlock()
-			c.broken(gen, fmt.Errorf("unexpected reply %v", x))
+			c.broken(gen, fmt.Errorf("unexpected reply from %s with nothing in flight: %v", c.node.addr, x))
 			return
 		}
 		j := c.inflight[0]
@@ -262,7 +269,7 @@ func (c *conn) receive(nc net.Conn, rd *resp.Reader, gen int) {
 			if e := serverError(x); e != nil {
 				// Commands pipelined after a failed SELECT would land in
 				// another database: stop.
-				c.w.setFatal(fmt.Errorf("restore: SELECT on %s: %s", c.node.addr, e.Msg))
+				c.w.setFatal(fmt.Errorf("restore: SELECT on %s: %w", c.node.addr, e))
 				c.broken(gen, e)
 				return
 			}
@@ -292,7 +299,7 @@ func (c *conn) broken(gen int, cause error) {
 		c.mu.Unlock()
 		return
 	}
-	c.nc.Close()
+	nc := c.nc
 	c.nc, c.rw = nil, nil
 	c.gen++
 	var requeue []*job
@@ -309,6 +316,7 @@ func (c *conn) broken(gen int, cause error) {
 		c.queue = append(requeue, c.queue...)
 	}
 	c.mu.Unlock()
+	nc.Close() // outside c.mu: closing a TLS connection may write, up to its deadline
 	if closing {
 		for _, j := range requeue {
 			c.w.fail(j, Failure{DB: j.db, Key: j.key, Node: c.node.addr, Err: fmt.Errorf("restore: not acknowledged before the Writer closed: %v", cause)})
@@ -334,12 +342,15 @@ func (c *conn) shutdown() {
 		}
 	}
 	c.inflight = nil
-	if c.nc != nil {
-		c.nc.Close()
+	nc := c.nc
+	if nc != nil {
 		c.nc = nil
 		c.gen++
 	}
 	c.mu.Unlock()
+	if nc != nil {
+		nc.Close() // outside c.mu, as in broken
+	}
 	c.signal()
 	for _, j := range jobs {
 		c.w.fail(j, Failure{DB: j.db, Key: j.key, Node: c.node.addr, Err: errors.New("restore: not acknowledged before the Writer closed")})

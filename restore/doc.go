@@ -14,8 +14,11 @@
 // payload exceeds the target's proto-max-bulk-len, or every key with
 // CommandPathAlways, is written with plain commands (RPUSH, HSET, ZADD,
 // XADD, …) in bounded batches into a temporary key in the same cluster slot,
-// renamed over the real key at the end, so a reader never sees half a key
-// and a retry converges.
+// renamed over the real key at the end, so that readers do not see a value
+// while it is being built and a retry converges. The batches are pipelined
+// with the rename: if one of them fails (OOM, say) the rename still runs,
+// and until a retry succeeds the key holds part of its value; a key that
+// fails for good is reported as failed.
 //
 // Nothing is lost silently: every key given to Write ends as written,
 // skipped (already expired, or existing under ExistingSkip) or failed, and

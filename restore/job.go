@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -147,6 +148,15 @@ func (w *Writer) targetRelease() (major, minor int, ok bool) {
 	return w.relMajor, w.relMinor, w.relOK
 }
 
+// The fixed arguments of RESTORE, shared rather than converted per key.
+var (
+	argRestore  = []byte("RESTORE")
+	argReplace  = []byte("REPLACE")
+	argAbsTTL   = []byte("ABSTTL")
+	argIdleTime = []byte("IDLETIME")
+	argFreq     = []byte("FREQ")
+)
+
 // buildRestore builds RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s|FREQ f].
 func (w *Writer) buildRestore(j *job, k *rdb.Key, c rdb.Conversion) {
 	modern := w.serverAtLeast(5, 0) // ABSTTL, IDLETIME, FREQ
@@ -165,22 +175,27 @@ func (w *Writer) buildRestore(j *job, k *rdb.Key, c rdb.Conversion) {
 		}
 	}
 	nargs := 4
-	var optsBuf [4][]byte
+	var optsBuf [3][]byte
 	opts := optsBuf[:0]
+	var lruArg []byte // IDLETIME or FREQ, followed by lruValue
+	var lruValue int64
 	if replace {
-		opts = append(opts, []byte("REPLACE"))
+		opts = append(opts, argReplace)
 	}
 	if k.ExpireAt != 0 && modern {
-		opts = append(opts, []byte("ABSTTL"))
+		opts = append(opts, argAbsTTL)
 	}
 	if w.opts.KeepLRU && modern {
 		if k.Idle >= 0 {
-			opts = append(opts, []byte("IDLETIME"), []byte(strconv.FormatInt(k.Idle, 10)))
+			lruArg, lruValue = argIdleTime, k.Idle
 		} else if k.Freq >= 0 {
-			opts = append(opts, []byte("FREQ"), []byte(strconv.Itoa(k.Freq)))
+			lruArg, lruValue = argFreq, int64(k.Freq)
 		}
 	}
 	nargs += len(opts)
+	if lruArg != nil {
+		nargs += 2
+	}
 	version := w.info.Target.Version
 	var meta []byte
 	if len(c.Meta) > 0 {
@@ -188,9 +203,19 @@ func (w *Writer) buildRestore(j *job, k *rdb.Key, c rdb.Conversion) {
 	}
 	footer := rdb.DumpFooterWithMeta(meta, c.Type, c.Raw, version)
 	plen := len(meta) + 1 + len(c.Raw) + len(footer)
-	b := w.buffer(len(k.Key) + plen + 96)
+	// The whole command, so that the payload is copied once: the array
+	// header, RESTORE, the key's and the payload's headers and the TTL
+	// take at most 80 bytes, each option its length plus 8.
+	size := len(k.Key) + plen + 80
+	for _, o := range opts {
+		size += len(o) + 8
+	}
+	if lruArg != nil {
+		size += len(lruArg) + 8 + 28
+	}
+	b := w.buffer(size)
 	b = appendHeader(b, '*', int64(nargs))
-	b = appendBulk(b, []byte("RESTORE"))
+	b = appendBulk(b, argRestore)
 	b = appendBulk(b, k.Key)
 	var num [20]byte
 	b = appendBulk(b, strconv.AppendInt(num[:0], ttl, 10))
@@ -202,6 +227,10 @@ func (w *Writer) buildRestore(j *job, k *rdb.Key, c rdb.Conversion) {
 	b = append(b, '\r', '\n')
 	for _, o := range opts {
 		b = appendBulk(b, o)
+	}
+	if lruArg != nil {
+		b = appendBulk(b, lruArg)
+		b = appendBulk(b, strconv.AppendInt(num[:0], lruValue, 10))
 	}
 	j.addCommand(b)
 }
@@ -333,7 +362,7 @@ func (w *Writer) finish(j *job) {
 			slot, addr, ok = e.Ask()
 		}
 		if !ok || j.redirs >= 16 {
-			w.fail(j, Failure{DB: j.db, Key: j.key, Node: j.node, Reply: e.Msg, Err: fmt.Errorf("redirection: %s", e.Msg)})
+			w.fail(j, Failure{DB: j.db, Key: j.key, Node: j.node, Reply: e.Msg, Err: fmt.Errorf("redirection: %w", e)})
 			return
 		}
 		j.redirs++
@@ -361,12 +390,30 @@ func (w *Writer) finish(j *job) {
 		}
 		w.retryLater(j, delay)
 	default:
-		err := errors.New(e.Msg)
+		var err error = e
 		if retryable(code) {
-			err = fmt.Errorf("%s (after %d attempts)", e.Msg, j.attempts+1)
+			err = fmt.Errorf("%w (after %d attempts)", e, j.attempts+1)
+		}
+		if len(j.ends) > 1 { // the command path: say which command failed
+			err = fmt.Errorf("command %d of %d (%s): %w", j.errIdx+1, len(j.ends), commandName(j.command(j.errIdx)), err)
 		}
 		w.fail(j, Failure{DB: j.db, Key: j.key, Node: j.node, Reply: e.Msg, Err: err})
 	}
+}
+
+// commandName returns the name of a RESP command: "*N\r\n$L\r\nNAME\r\n…".
+func commandName(cmd []byte) string {
+	for skip := 2; skip > 0; skip-- { // the array header, the name's length
+		i := bytes.IndexByte(cmd, '\n')
+		if i < 0 {
+			return "?"
+		}
+		cmd = cmd[i+1:]
+	}
+	if i := bytes.IndexByte(cmd, '\r'); i >= 0 {
+		return string(cmd[:i])
+	}
+	return "?"
 }
 
 // existing handles a key the target already has.

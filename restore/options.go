@@ -54,11 +54,13 @@ type Options struct {
 	// KeepLRU passes the source's LRU idle time (IDLETIME) or LFU counter
 	// (FREQ) to RESTORE.
 	KeepLRU bool
-	// Pipeline bounds the keys in flight (sent, not yet acknowledged) per
-	// connection; default 512.
+	// Pipeline bounds the keys in flight (given to Write, not yet
+	// acknowledged): Pipeline times Conns times the nodes found at Dial, in
+	// all (one busy connection may use the whole allowance); default 512.
 	Pipeline int
-	// PipelineBytes bounds the bytes in flight per connection; default
-	// 16 MiB. A single larger key is still sent, alone.
+	// PipelineBytes bounds the bytes in flight the same way, in all;
+	// default 16 MiB per connection. A single larger key is still sent,
+	// alone.
 	PipelineBytes int
 	// Conns is the number of connections per node; default 1. A key always
 	// travels on the same connection, so its commands stay in order.

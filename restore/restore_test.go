@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -86,7 +87,34 @@ func TestWriteCorpusFiles(t *testing.T) {
 				t.Errorf("stats %+v, want %d written; failures %v", st, len(want), w.Failures())
 			}
 			rdbtest.Compare(t, serverContents(t, srv, false), want)
+			wantTTLs := fieldTTLsDropped(t, data, w.Info().Target)
+			if st.FieldTTLsDropped != wantTTLs || (rel == "modern/redis-7.4.1.rdb" && wantTTLs == 0) {
+				t.Errorf("FieldTTLsDropped %d, want %d (as rdb.Convert counts them key by key)", st.FieldTTLsDropped, wantTTLs)
+			}
 		})
+	}
+}
+
+// fieldTTLsDropped returns the hash field TTLs that converting the keys of
+// data still alive for target drops, asking rdb.Convert key by key.
+func fieldTTLsDropped(t *testing.T, data []byte, target rdb.Target) int64 {
+	t.Helper()
+	now := time.Now().UnixMilli()
+	r := rdb.NewReader(bytes.NewReader(data))
+	var n int64
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return n
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k, ok := rec.(*rdb.Key); ok && (k.ExpireAt == 0 || k.ExpireAt > now) {
+			if c, err := rdb.Convert(k, target, rdb.ConvertOptions{}, nil); err == nil {
+				n += int64(c.FieldTTLsDropped)
+			}
+		}
 	}
 }
 
@@ -142,11 +170,17 @@ func TestExpiredKeysAreSkipped(t *testing.T) {
 	}
 	past := &rdb.Key{Key: []byte("gone"), Type: rdb.TypeString, Raw: []byte("\x01v"), ExpireAt: time.Now().Add(-time.Hour).UnixMilli(), Idle: -1, Freq: -1}
 	future := &rdb.Key{Key: []byte("kept"), Type: rdb.TypeString, Raw: []byte("\x01v"), ExpireAt: time.Now().Add(time.Hour).UnixMilli(), Idle: -1, Freq: -1}
-	w.Write(context.Background(), past)
-	w.Write(context.Background(), future)
+	for _, k := range []*rdb.Key{past, future} {
+		if err := w.Write(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
 	st, err := w.Close(context.Background())
 	if err != nil || st.SkippedExpired != 1 || st.Written != 1 {
 		t.Fatalf("stats %+v, %v", st, err)
+	}
+	if n := srv.MustDo(t, "EXISTS", "gone"); n != int64(0) {
+		t.Errorf("EXISTS gone = %v, want 0", n)
 	}
 	if ms := srv.MustDo(t, "PEXPIRETIME", "kept"); ms != future.ExpireAt {
 		t.Errorf("PEXPIRETIME = %v, want %d", ms, future.ExpireAt)
@@ -269,4 +303,19 @@ func TestCancelledWrite(t *testing.T) {
 	if n := srv.MustDo(t, "DBSIZE"); n != int64(0) {
 		t.Errorf("DBSIZE = %v", n)
 	}
+}
+
+// TestDialUncoveredSlotLeavesNothingRunning: Dial refuses a cluster with a
+// slot no master serves, naming the slot, and leaves no goroutine behind
+// (its connections' senders used to spin on the cancelled context).
+func TestDialUncoveredSlotLeavesNothingRunning(t *testing.T) {
+	cluster := redistest.StartCluster(t, 3)
+	node := cluster.NodeForSlot(101)
+	node.MustDo(t, "CLUSTER", "DELSLOTS", "101")
+	before := runtime.NumGoroutine()
+	_, err := Dial(context.Background(), node.URL(), Options{})
+	if err == nil || !strings.Contains(err.Error(), "slot 101") {
+		t.Fatalf("Dial: %v, want an error naming slot 101", err)
+	}
+	waitGoroutines(t, before)
 }

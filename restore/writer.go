@@ -323,7 +323,7 @@ func (w *Writer) route(j *job) {
 	default:
 		n = w.single
 	}
-	c := n.conns[int(j.hash)%len(n.conns)]
+	c := n.conns[j.hash%uint32(len(n.conns))]
 	w.mu.Unlock()
 	c.enqueue(j)
 }
