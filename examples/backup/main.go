@@ -18,10 +18,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
-
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/rdbferry/rdbferry/internal/cli"
 	"github.com/rdbferry/rdbferry/transfer"
@@ -44,20 +40,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: backup -from redis://host:port -to FILE.rdb[.gz|.zst|.lz4]")
 		return 2
 	}
-	var opts []transfer.Option
-	if f, ok := stderr.(*os.File); ok && !*jsonOut && term.IsTerminal(int(f.Fd())) {
-		bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(stderr), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetDescription("backup"), progressbar.OptionThrottle(200*time.Millisecond))
-		defer func() { bar.Finish(); fmt.Fprintln(stderr) }()
-		opts = append(opts, transfer.OnProgress(200*time.Millisecond, func(p transfer.Progress) {
-			if p.BytesTotal > 0 {
-				bar.ChangeMax64(p.BytesTotal)
-			}
-			bar.Set64(p.BytesRead)
-		}))
-	}
+	opts, finish := cli.ProgressBar(stderr, "backup", !*jsonOut)
 	// RDBOnly: the server need not keep a replication backlog for us.
 	st, err := transfer.Run(ctx, transfer.PSYNC(*from, transfer.PSYNCOptions{RDBOnly: true}), transfer.ToFile(*to, transfer.FileOptions{}), opts...)
+	finish()
 	cli.Summary(stderr, "backup", st, err)
 	if *jsonOut {
 		stdout.Write(cli.AppendJSON(nil, st))

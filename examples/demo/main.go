@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -308,7 +307,11 @@ func verify(src, dst *server) (int, error) {
 			for _, k := range x.Elems[1].Elems {
 				key := string(k.Str)
 				if strings.HasPrefix(key, "tmp:") {
-					if y, _ := dst.conn.do("EXISTS", key); y.Int != 0 {
+					y, err := dst.conn.do("EXISTS", key)
+					if err != nil {
+						return checked, fmt.Errorf("db %s: EXISTS %q on the target: %w", tdb, key, err)
+					}
+					if y.Int != 0 {
 						return checked, fmt.Errorf("db %s: filtered key %q reached the target", tdb, key)
 					}
 					continue
@@ -329,8 +332,11 @@ func verify(src, dst *server) (int, error) {
 func sameKey(src, dst *server, key string) error {
 	value := func(s *server) (string, int64, error) {
 		x, err := s.conn.do("DUMP", key)
-		if err != nil || x.IsNil() {
-			return "", 0, errors.New("missing")
+		if err != nil {
+			return "", 0, fmt.Errorf("DUMP on %s: %w", s.addr, err)
+		}
+		if x.IsNil() {
+			return "", 0, fmt.Errorf("missing on %s", s.addr)
 		}
 		t, raw, version, err := rdb.ParseDumpPayload(x.Str)
 		if err != nil {

@@ -35,10 +35,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
-
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/rdbferry/rdbferry/internal/cli"
 	"github.com/rdbferry/rdbferry/rdb"
@@ -110,20 +106,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "migrate:", err)
 		return 1
 	}
-	bar := c.progressBar(stderr)
-	if bar != nil {
-		opts = append(opts, transfer.OnProgress(200*time.Millisecond, func(p transfer.Progress) {
-			if p.BytesTotal > 0 {
-				bar.ChangeMax64(p.BytesTotal)
-			}
-			bar.Set64(p.BytesRead)
-		}))
-	}
-	st, err := transfer.Run(ctx, src, sink, opts...)
-	if bar != nil {
-		bar.Finish()
-		fmt.Fprintln(stderr)
-	}
+	barOpts, finish := cli.ProgressBar(stderr, "migrating", c.progress && !c.jsonOut)
+	st, err := transfer.Run(ctx, src, sink, append(opts, barOpts...)...)
+	finish()
 	cli.Summary(stderr, "migrate", st, err)
 	if c.jsonOut {
 		stdout.Write(cli.AppendJSON(nil, st))
@@ -177,18 +162,4 @@ func (c *cmd) sink(ctx context.Context, policy rdb.MemberExpirePolicy) (transfer
 		return nil, err
 	}
 	return transfer.Server(w), nil
-}
-
-func (c *cmd) progressBar(stderr io.Writer) *progressbar.ProgressBar {
-	f, ok := stderr.(*os.File)
-	if !c.progress || c.jsonOut || !ok || !term.IsTerminal(int(f.Fd())) {
-		return nil
-	}
-	return progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionSetDescription("migrating"),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionShowElapsedTimeOnFinish(),
-	)
 }

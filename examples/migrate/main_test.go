@@ -25,7 +25,16 @@ type result struct {
 	Converted2   int64 `json:"member_expires_converted"`
 	BytesRead    int64 `json:"bytes_read"`
 	DurationMS   int64 `json:"duration_ms"`
-	Failures     []struct {
+	// Beyond the issue's contract: every other count of transfer.Stats.
+	SkippedExpired     int64 `json:"keys_skipped_expired"`
+	SkippedExisting    int64 `json:"keys_skipped_existing"`
+	Vanished           int64 `json:"keys_vanished"`
+	FieldTTLsDropped   int64 `json:"field_ttls_dropped"`
+	RecordsDropped     int64 `json:"records_dropped"`
+	StreamMetaDropped  int64 `json:"stream_meta_dropped"`
+	PendingEntriesLost int64 `json:"pending_entries_lost"`
+	KeyMetaDropped     int64 `json:"key_meta_dropped"`
+	Failures           []struct {
 		DB    int    `json:"db"`
 		Key   any    `json:"key"`
 		Error string `json:"error"`

@@ -1,5 +1,6 @@
 // Package cli holds what rdbferry's command-line programs share: the key
-// filter flags, the human summary and the JSON result of a transfer.
+// filter flags, the progress bar, the human summary and the JSON result of a
+// transfer.
 package cli
 
 import (
@@ -8,9 +9,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 
 	"github.com/rdbferry/rdbferry/internal/jsonenc"
 	"github.com/rdbferry/rdbferry/rdb"
@@ -119,7 +124,8 @@ func Summary(w io.Writer, prog string, st transfer.Stats, err error) {
 
 // AppendJSON appends the JSON result of a transfer and a newline:
 // {"keys_read":N,…,"failures":[{"db":N,"key":K,"error":E}…]}, keys encoded as
-// rdbdump encodes them.
+// rdbdump encodes them. Besides the fields the migrate contract names, it
+// carries every other count of Stats, losses included.
 func AppendJSON(b []byte, st transfer.Stats) []byte {
 	field := func(name string, v int64) {
 		b = append(b, '"')
@@ -140,6 +146,14 @@ func AppendJSON(b []byte, st transfer.Stats) []byte {
 	field("member_expires_converted", st.MemberExpiresConverted)
 	field("bytes_read", st.BytesRead)
 	field("duration_ms", st.Duration.Milliseconds())
+	field("keys_skipped_expired", st.KeysSkippedExpired)
+	field("keys_skipped_existing", st.KeysSkippedExisting)
+	field("keys_vanished", st.KeysVanished)
+	field("field_ttls_dropped", st.FieldTTLsDropped)
+	field("records_dropped", st.RecordsDropped)
+	field("stream_meta_dropped", st.StreamMetaDropped)
+	field("pending_entries_lost", st.PendingEntriesLost)
+	field("key_meta_dropped", st.KeyMetaDropped)
 	b = append(b, `"failures":[`...)
 	for i, f := range st.Failures {
 		if i > 0 {
@@ -154,4 +168,31 @@ func AppendJSON(b []byte, st transfer.Stats) []byte {
 		b = append(b, '}')
 	}
 	return append(b, "]}\n"...)
+}
+
+// ProgressBar returns the options that draw a progress bar of a transfer
+// on w, when enabled and w is a terminal (else none), and the function
+// that ends the bar: call it once Run returns, before printing a summary.
+func ProgressBar(w io.Writer, desc string, enabled bool) (opts []transfer.Option, finish func()) {
+	f, ok := w.(*os.File)
+	if !enabled || !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil, func() {}
+	}
+	bar := progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+	)
+	opts = append(opts, transfer.OnProgress(200*time.Millisecond, func(p transfer.Progress) {
+		if p.BytesTotal > 0 {
+			bar.ChangeMax64(p.BytesTotal)
+		}
+		bar.Set64(p.BytesRead)
+	}))
+	return opts, func() {
+		bar.Finish()
+		fmt.Fprintln(w)
+	}
 }
