@@ -15,6 +15,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -54,35 +55,44 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return 2
 	}
-	opts, err := filters.Options()
-	if err == nil {
-		var policy rdb.MemberExpirePolicy
-		if policy, err = rdb.ParseMemberExpirePolicy(*memberExpires); err == nil {
-			fo := transfer.FileOptions{Convert: rdb.ConvertOptions{MemberExpires: policy}, DropExpired: *dropExpired}
-			if *version != 0 {
-				fo.Target.Version = *version
-				if fo.Target.Flavor, err = parseFlavor(*flavor); err != nil {
-					fmt.Fprintln(stderr, "rdbfilter:", err)
-					return 2
-				}
-			}
-			in := transfer.File(fs.Arg(0))
-			if fs.Arg(0) == "-" {
-				in = transfer.FromReader(stdin, "standard input")
-			}
-			st, err := transfer.Run(ctx, in, transfer.ToFile(fs.Arg(1), fo), opts...)
-			cli.Summary(stderr, "rdbfilter", st, err)
-			if *jsonOut {
-				stdout.Write(cli.AppendJSON(nil, st))
-			}
-			if err != nil || st.KeysFailed > 0 {
-				return 1
-			}
-			return 0
-		}
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "rdbfilter:", err)
+		return 2
 	}
-	fmt.Fprintln(stderr, "rdbfilter:", err)
-	return 2
+	opts, err := filters.Options()
+	if err != nil {
+		return fail(err)
+	}
+	policy, err := rdb.ParseMemberExpirePolicy(*memberExpires)
+	if err != nil {
+		return fail(err)
+	}
+	fo := transfer.FileOptions{Convert: rdb.ConvertOptions{MemberExpires: policy}, DropExpired: *dropExpired}
+	target, err := parseFlavor(*flavor)
+	if err != nil {
+		return fail(err)
+	}
+	flavorSet := false
+	fs.Visit(func(f *flag.Flag) { flavorSet = flavorSet || f.Name == "flavor" })
+	switch {
+	case *version != 0:
+		fo.Target = rdb.Target{Flavor: target, Version: *version}
+	case flavorSet:
+		return fail(errors.New("-flavor needs -rdb-version (without both, the output keeps the input's)"))
+	}
+	in := transfer.File(fs.Arg(0))
+	if fs.Arg(0) == "-" {
+		in = transfer.FromReader(stdin, "standard input")
+	}
+	st, err := transfer.Run(ctx, in, transfer.ToFile(fs.Arg(1), fo), opts...)
+	cli.Summary(stderr, "rdbfilter", st, err)
+	if *jsonOut {
+		stdout.Write(cli.AppendJSON(nil, st))
+	}
+	if err != nil || st.KeysFailed > 0 {
+		return 1
+	}
+	return 0
 }
 
 func parseFlavor(s string) (rdb.Flavor, error) {
