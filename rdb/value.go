@@ -163,6 +163,12 @@ func (d *Decoder) keep(v Value) {
 	if a := d.r.arena; cap(a) > cap(m.arena) && cap(a) <= maxKeptDecodeMemory {
 		m.arena = a[:0]
 	}
+	// Let go of the input (for a key, the Reader's buffer) and of a large
+	// stream's scratch.
+	d.r.buf, d.r.arena = nil, nil
+	if cap(d.r.streamItems)*int(unsafe.Sizeof(packedEntry{})) > maxKeptDecodeMemory {
+		d.r.streamItems = nil
+	}
 }
 
 func (m *decodeMemory) keepStrings(v [][]byte) {
