@@ -102,7 +102,11 @@ func convertFile(t *testing.T, data []byte, target Target, opts ConvertOptions) 
 			if c.MemberExpiresConverted > 0 {
 				v = applyMemberExpires(v.(Hash), memberExpireMap(rec), &Conversion{})
 			}
-			want[fmt.Sprintf("%d/%s", rec.DB, rec.Key)] = canonical(v, c.FieldTTLsDropped == 0)
+			expire := rec.ExpireAt
+			if target.Version < 3 && expire != 0 {
+				expire = (expire + 999) / 1000 * 1000 // RDB 1–2 store seconds, rounded up
+			}
+			want[fmt.Sprintf("%d/%s", rec.DB, rec.Key)] = withExpire(canonical(v, c.FieldTTLsDropped == 0), expire)
 			nk := *rec
 			nk.Type, nk.Raw, nk.MemberExpires, nk.Meta = c.Type, c.Raw, c.MemberExpires, c.Meta
 			if err := w.WriteKey(&nk); err != nil {
@@ -134,8 +138,18 @@ func memberExpireMap(k *Key) map[string]int64 {
 	return m
 }
 
-// contents decodes an RDB file into canonical values per db/key.
-func contents(t *testing.T, data []byte, withTTLs bool) map[string]string {
+// withExpire adds a key's expiration (unix ms, 0 for none) to its
+// canonical value.
+func withExpire(canonical string, expireAt int64) string {
+	if expireAt == 0 {
+		return canonical
+	}
+	return canonical + fmt.Sprintf(" expires %d", expireAt)
+}
+
+// contents decodes an RDB file into canonical values per db/key, with
+// hash field TTLs when withTTLs and key expirations when withExpires.
+func contents(t *testing.T, data []byte, withTTLs, withExpires bool) map[string]string {
 	t.Helper()
 	recs, _ := readAll(t, data)
 	got := map[string]string{}
@@ -144,7 +158,11 @@ func contents(t *testing.T, data []byte, withTTLs bool) map[string]string {
 		if err != nil {
 			t.Fatalf("key %q: %v", k.Key, err)
 		}
-		got[fmt.Sprintf("%d/%s", k.DB, k.Key)] = canonical(v, withTTLs)
+		c := canonical(v, withTTLs)
+		if withExpires {
+			c = withExpire(c, k.ExpireAt)
+		}
+		got[fmt.Sprintf("%d/%s", k.DB, k.Key)] = c
 	}
 	return got
 }
@@ -192,7 +210,7 @@ func TestConvertForEveryOlderTarget(t *testing.T) {
 		for _, target := range targets {
 			t.Run(fmt.Sprintf("%s/%v", rel, target), func(t *testing.T) {
 				out, want, conv := convertFile(t, data, target, ConvertOptions{})
-				got := contents(t, out, conv.FieldTTLsDropped == 0)
+				got := contents(t, out, conv.FieldTTLsDropped == 0, true)
 				compareContents(t, got, want)
 			})
 		}
@@ -338,7 +356,7 @@ func TestConvertedFilesLoadIntoRedis70(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := contents(t, saved, conv.FieldTTLsDropped == 0)
+			got := contents(t, saved, conv.FieldTTLsDropped == 0, true)
 			// The server skips empty keys and keys already expired on load,
 			// as it should.
 			for k, v := range want {
@@ -400,7 +418,7 @@ func TestConvertedPayloadsRestoreIntoRedis70(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			compareContents(t, contents(t, saved, false), want)
+			compareContents(t, contents(t, saved, false, false), want) // RESTORE key 0: no expirations
 		})
 	}
 }
@@ -444,7 +462,11 @@ func TestConvertedFilesReadByHdt3213(t *testing.T) {
 				default:
 					return true // streams, aux, sizes: not compared here
 				}
-				got[fmt.Sprintf("%d/%s", o.GetDBIndex(), o.GetKey())] = canonical(v, false)
+				var expire int64
+				if e := o.GetExpiration(); e != nil {
+					expire = e.UnixMilli()
+				}
+				got[fmt.Sprintf("%d/%s", o.GetDBIndex(), o.GetKey())] = withExpire(canonical(v, false), expire)
 				return true
 			})
 			if err != nil {
